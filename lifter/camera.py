@@ -1,0 +1,166 @@
+"""Pinhole camera with OpenCV-style distortion: intrinsics, projection, pixel <-> ray.
+
+Functions work on numpy arrays and on torch tensors alike (only elementwise maths), so
+the training generator, the UAO refiner and the app share one projection.
+Units: pixels for image points, metres for 3D points, "rays" for intrinsics-normalised
+image points ((u - cx) / fx, (v - cy) / fy), i.e. X / Z and Y / Z of the camera frame.
+"""
+import json
+import math
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+# Horizontal field of view assumed when no calibration is given. Laptop and USB webcams
+# sit around 60-78 degrees horizontally (e.g. 70 degrees for a Logitech C920 at 16:9),
+# phone main cameras 63-70: 65 is the middle of that range.
+DEFAULT_HFOV_DEG = 65.0
+
+
+@dataclass
+class Intrinsics:
+    fx: float
+    fy: float
+    cx: float
+    cy: float
+    width: int
+    height: int
+    # OpenCV order (k1, k2, p1, p2, k3); all zero means no distortion.
+    dist: tuple = field(default=(0.0, 0.0, 0.0, 0.0, 0.0))
+
+    @property
+    def has_distortion(self):
+        return any(abs(d) > 0 for d in self.dist)
+
+    def as_dict(self):
+        return {"fx": self.fx, "fy": self.fy, "cx": self.cx, "cy": self.cy,
+                "width": self.width, "height": self.height, "dist": list(self.dist)}
+
+    def scaled(self, factor):
+        """The same camera for an image resized by `factor` (distortion is scale-free)."""
+        return Intrinsics(self.fx * factor, self.fy * factor, self.cx * factor, self.cy * factor,
+                          round(self.width * factor), round(self.height * factor), self.dist)
+
+
+def intrinsics_from_fov(width, height, hfov_deg=DEFAULT_HFOV_DEG):
+    """Square pixels, principal point at the image centre, focal from a horizontal FOV."""
+    if not 1.0 < hfov_deg < 179.0:
+        raise ValueError(f"field of view {hfov_deg} deg is outside (1, 179)")
+    f = 0.5 * width / math.tan(math.radians(hfov_deg) / 2)
+    return Intrinsics(f, f, width / 2.0, height / 2.0, int(width), int(height))
+
+
+def _dist5(d):
+    d = [float(v) for v in np.asarray(d, dtype=np.float64).ravel()] + [0.0] * 5
+    return tuple(d[:5])  # k4..k6 of the rational model are ignored
+
+
+def load_calibration(path):
+    """Intrinsics from an OpenCV calibration file (YAML/XML from cv2.FileStorage, or JSON).
+
+    Accepted keys: camera_matrix | K | cameraMatrix (3x3), distortion_coefficients |
+    dist_coeffs | D | dist (optional), image_width/image_height | width/height.
+    """
+    if not os.path.isfile(path):
+        raise ValueError(f"calibration file {path}: not found")
+    k_names = ("camera_matrix", "K", "cameraMatrix", "mtx")
+    d_names = ("distortion_coefficients", "dist_coeffs", "distCoeffs", "D", "dist")
+    if path.lower().endswith(".json"):
+        try:
+            with open(path) as f:
+                data = json.load(f)
+        except (OSError, json.JSONDecodeError) as e:
+            raise ValueError(f"calibration file {path}: not valid JSON ({e})") from None
+        get = data.get
+    else:
+        import cv2
+        fs = cv2.FileStorage(path, cv2.FILE_STORAGE_READ)
+        if not fs.isOpened():
+            raise ValueError(f"calibration file {path}: OpenCV cannot parse it")
+
+        def get(name):
+            node = fs.getNode(name)
+            if node.empty():
+                return None
+            if node.isMap():  # !!opencv-matrix
+                return node.mat()
+            if node.isSeq():
+                return [node.at(i).real() for i in range(node.size())]
+            return node.real()
+    K = next((get(n) for n in k_names if get(n) is not None), None)
+    if K is None:
+        raise ValueError(f"calibration file {path}: no camera matrix (expected one of {', '.join(k_names)})")
+    K = np.asarray(K, dtype=np.float64)
+    if K.size == 9:
+        K = K.reshape(3, 3)
+    if K.shape != (3, 3):
+        raise ValueError(f"calibration file {path}: camera matrix has shape {K.shape}, expected 3x3")
+    D = next((get(n) for n in d_names if get(n) is not None), None)
+    w = get("image_width") or get("width")
+    h = get("image_height") or get("height")
+    return Intrinsics(float(K[0, 0]), float(K[1, 1]), float(K[0, 2]), float(K[1, 2]),
+                      int(w or round(2 * K[0, 2])), int(h or round(2 * K[1, 2])),
+                      _dist5(D) if D is not None else (0.0,) * 5)
+
+
+def _stack(parts):
+    if isinstance(parts[0], np.ndarray):
+        return np.stack(parts, axis=-1)
+    import torch
+    return torch.stack(parts, dim=-1)
+
+
+def distort_rays(xy, dist):
+    """Apply OpenCV radial/tangential distortion to rays (..., 2)."""
+    k1, k2, p1, p2, k3 = dist
+    x, y = xy[..., 0], xy[..., 1]
+    r2 = x * x + y * y
+    radial = 1 + r2 * (k1 + r2 * (k2 + r2 * k3))
+    xd = x * radial + 2 * p1 * x * y + p2 * (r2 + 2 * x * x)
+    yd = y * radial + p1 * (r2 + 2 * y * y) + 2 * p2 * x * y
+    return _stack([xd, yd])
+
+
+def undistort_rays(xy_d, dist, iterations=8):
+    """Invert distort_rays by fixed-point iteration (OpenCV's undistortPoints scheme)."""
+    k1, k2, p1, p2, k3 = dist
+    xy = xy_d
+    for _ in range(iterations):
+        x, y = xy[..., 0], xy[..., 1]
+        r2 = x * x + y * y
+        radial = 1 + r2 * (k1 + r2 * (k2 + r2 * k3))
+        dx = 2 * p1 * x * y + p2 * (r2 + 2 * x * x)
+        dy = p1 * (r2 + 2 * y * y) + 2 * p2 * x * y
+        xy = _stack([(xy_d[..., 0] - dx) / radial, (xy_d[..., 1] - dy) / radial])
+    return xy
+
+
+def rays_to_pixels(xy, intr, distort=True):
+    if distort and intr.has_distortion:
+        xy = distort_rays(xy, intr.dist)
+    return _stack([xy[..., 0] * intr.fx + intr.cx, xy[..., 1] * intr.fy + intr.cy])
+
+
+def pixels_to_rays(px, intr, undistort=True):
+    """(..., 2) pixels -> (..., 2) rays (X/Z, Y/Z), removing lens distortion."""
+    xy = _stack([(px[..., 0] - intr.cx) / intr.fx, (px[..., 1] - intr.cy) / intr.fy])
+    if undistort and intr.has_distortion:
+        xy = undistort_rays(xy, intr.dist)
+    return xy
+
+
+def project(points_cam_m, intr, distort=True):
+    """(..., 3) camera-frame points (Z forward, metres) -> (..., 2) pixels."""
+    z = points_cam_m[..., 2]
+    xy = _stack([points_cam_m[..., 0] / z, points_cam_m[..., 1] / z])
+    return rays_to_pixels(xy, intr, distort)
+
+
+def world_to_camera(points_world, R_world_to_cam, cam_centre_world):
+    """X_cam = R (X_world - C); points (..., 3), R (3, 3), C (3,), same units."""
+    return (np.asarray(points_world) - cam_centre_world) @ np.asarray(R_world_to_cam).T
+
+
+def camera_to_world(points_cam, R_world_to_cam, cam_centre_world):
+    return np.asarray(points_cam) @ np.asarray(R_world_to_cam) + cam_centre_world
