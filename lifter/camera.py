@@ -164,3 +164,40 @@ def world_to_camera(points_world, R_world_to_cam, cam_centre_world):
 
 def camera_to_world(points_cam, R_world_to_cam, cam_centre_world):
     return np.asarray(points_cam) @ np.asarray(R_world_to_cam) + cam_centre_world
+
+
+def solve_root(joints_rel_m, rays, weights, min_depth_m=0.3):
+    """Closed-form least-squares root translation T so that joints + T project onto rays.
+
+    joints_rel_m (B, J, 3) root-relative, rays (B, J, 2) undistorted rays, weights (B, J)
+    (0 = ignore; NaN rays must carry weight 0). Each joint gives two equations linear in T:
+    (X + Tx) - x (Z + Tz) = 0 and (Y + Ty) - y (Z + Tz) = 0. Returns T (B, 3).
+    Guard: the solution's depth is clamped so every joint stays at least `min_depth_m`
+    in front of the camera (the linear solve has no notion of "in front").
+    Works on numpy arrays and torch tensors.
+    """
+    xp = np if isinstance(joints_rel_m, np.ndarray) else __import__("torch")
+    w = weights
+    x, y = rays[..., 0], rays[..., 1]
+    X, Y, Z = joints_rel_m[..., 0], joints_rel_m[..., 1], joints_rel_m[..., 2]
+    zeros, ones = x * 0, x * 0 + 1
+    # rows (B, J, 2, 3) and right-hand sides (B, J, 2)
+    if xp is np:
+        a = np.stack([np.stack([ones, zeros, -x], -1), np.stack([zeros, ones, -y], -1)], -2)
+        b = np.stack([x * Z - X, y * Z - Y], -1)
+        wa = a * w[..., None, None]
+        ata = np.einsum("bjki,bjkl->bil", wa, a) + np.eye(3) * 1e-9
+        atb = np.einsum("bjki,bjk->bi", wa, b)
+        T = np.linalg.solve(ata, atb[..., None])[..., 0]
+        zmin = (-Z + min_depth_m).max(-1) if Z.shape[-1] else 0
+        T[..., 2] = np.maximum(T[..., 2], zmin)
+        return T
+    import torch
+    a = torch.stack([torch.stack([ones, zeros, -x], -1), torch.stack([zeros, ones, -y], -1)], -2)
+    b = torch.stack([x * Z - X, y * Z - Y], -1)
+    wa = a * w[..., None, None]
+    ata = torch.einsum("bjki,bjkl->bil", wa, a) + torch.eye(3, dtype=a.dtype, device=a.device) * 1e-9
+    atb = torch.einsum("bjki,bjk->bi", wa, b)
+    T = torch.linalg.solve(ata, atb)
+    zmin = (-Z + min_depth_m).amax(-1)
+    return torch.cat([T[..., :2], torch.maximum(T[..., 2:], zmin[..., None])], -1)

@@ -1,0 +1,1 @@
+"""The application: sources, pipeline, viewers, exports, command line."""
