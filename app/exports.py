@@ -1,0 +1,157 @@
+"""Recorded 3D skeletons: poses.jsonl streamed per frame, then npz / csv / bvh.
+
+poses.jsonl gets one line per finished frame, flushed at once, so a crash or a kill
+keeps every frame written so far; meta.json beside it holds what does not change
+(joint names, parents, fps, image size, intrinsics, versions). `finalise(dir)` builds
+poses.npz, poses.csv and skeleton.bvh from those two files alone, which is how an
+interrupted run is finished afterwards (python -m app.finalise DIR).
+"""
+import csv
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from lifter.skeleton import JOINTS, PARENTS
+
+from .bvh import write_bvh
+
+JSONL, META, NPZ, CSV, BVH = "poses.jsonl", "meta.json", "poses.npz", "poses.csv", "skeleton.bvh"
+
+
+def _list(a, decimals):
+    """Array -> nested lists with NaN as null (JSON has no NaN)."""
+    a = np.round(np.asarray(a, dtype=np.float64), decimals)
+    return np.where(np.isfinite(a), a, None).tolist()
+
+
+def frame_record(frame):
+    """app.frame.Frame -> the JSON object of one poses.jsonl line."""
+    people = [{
+        "keypoints_2d_px": _list(p.keypoints_px, 2),
+        "scores": _list(p.scores, 4),
+        "joints_3d_m": _list(p.joints_m, 5),
+        "root_m": _list(p.root_m, 5),
+        "sigma_m": _list(p.sigma_m, 5),
+        "refine": dict(frame.refine),
+    } for p in frame.people]
+    return {"frame": int(frame.index), "time_s": round(float(frame.time_s), 6), "people": people}
+
+
+def prepare_export_dir(path):
+    """Create the export directory and prove it is writable, or raise a one-line ValueError."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write_test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as e:
+        raise ValueError(f"export dir {path}: not writable ({e.strerror or e})") from None
+    return path
+
+
+class PoseRecorder:
+    """Streams frames into DIR/poses.jsonl; close() finalises npz/csv/bvh."""
+
+    def __init__(self, out_dir, meta):
+        self.dir = prepare_export_dir(out_dir)
+        (self.dir / META).write_text(json.dumps(meta, indent=1))
+        self._file = open(self.dir / JSONL, "w")
+        self.frames = 0
+
+    def write(self, frame):
+        self._file.write(json.dumps(frame_record(frame), separators=(",", ":")) + "\n")
+        self._file.flush()  # the OS keeps flushed bytes even if this process is killed
+        self.frames += 1
+
+    def close(self):
+        if self._file.closed:
+            return None
+        self._file.close()
+        return finalise(self.dir)
+
+
+def read_jsonl(path):
+    """poses.jsonl -> list of frame dicts. A torn last line (the process died mid-write)
+    is dropped; a broken line anywhere else is an error."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: not found")
+    lines = path.read_text().splitlines()
+    records = []
+    for i, line in enumerate(lines):
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            if i == len(lines) - 1:
+                break
+            raise ValueError(f"{path}: line {i + 1} is not valid JSON") from None
+    return records
+
+
+def to_arrays(records):
+    """Frame dicts -> arrays over frames F and person slots P (NaN where nobody):
+    keypoints_2d_px (F, P, 17, 2), scores (F, P, 17), joints_3d_m (F, P, 17, 3),
+    root_m (F, P, 3), sigma_m (F, P, 17), num_people (F,), frame (F,), time_s (F,)."""
+    F = len(records)
+    P = max([len(r["people"]) for r in records] + [1])
+    shapes = {"keypoints_2d_px": (17, 2), "scores": (17,), "joints_3d_m": (17, 3),
+              "root_m": (3,), "sigma_m": (17,)}
+    out = {k: np.full((F, P) + s, np.nan, np.float32) for k, s in shapes.items()}
+    for f, r in enumerate(records):
+        for p, person in enumerate(r["people"]):
+            for k in shapes:
+                out[k][f, p] = np.array(person[k], dtype=np.float64)  # null -> nan
+    out["num_people"] = np.array([len(r["people"]) for r in records], np.int32)
+    out["frame"] = np.array([r["frame"] for r in records], np.int64)
+    out["time_s"] = np.array([r["time_s"] for r in records], np.float64)
+    return out
+
+
+def write_npz(path, arrays):
+    np.savez_compressed(path, joint_names=np.array(JOINTS), parents=np.array(PARENTS), **arrays)
+
+
+def write_csv(path, arrays):
+    """One row per frame, person and joint; a frame with nobody gets 17 rows of empty values."""
+    def cell(v):
+        return "" if not np.isfinite(v) else f"{v:.5f}"
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["frame", "time_s", "person", "joint", "joint_name", "u_px", "v_px", "score",
+                    "x_m", "y_m", "z_m", "root_x_m", "root_y_m", "root_z_m", "sigma_m"])
+        for f in range(len(arrays["frame"])):
+            n = int(arrays["num_people"][f])
+            for p in range(max(n, 1)):
+                for j, name in enumerate(JOINTS):
+                    kp, xyz, root = (arrays["keypoints_2d_px"][f, p, j], arrays["joints_3d_m"][f, p, j],
+                                     arrays["root_m"][f, p])
+                    w.writerow([int(arrays["frame"][f]), f"{arrays['time_s'][f]:.6f}", p if n else "", j, name,
+                                *map(cell, kp), cell(arrays["scores"][f, p, j]), *map(cell, xyz),
+                                *map(cell, root), cell(arrays["sigma_m"][f, p, j])])
+
+
+def finalise(out_dir):
+    """Rebuild poses.npz, poses.csv and skeleton.bvh from DIR/poses.jsonl + DIR/meta.json.
+
+    The BVH follows person slot 0 (the detector's first person); frames where nobody was
+    found hold the nearest pose. Returns {"frames": F, "files": [written names]}."""
+    out_dir = Path(out_dir)
+    meta_path = out_dir / META
+    if not meta_path.is_file():
+        raise ValueError(f"export dir {out_dir}: no {META} (not a pose export?)")
+    meta = json.loads(meta_path.read_text())
+    records = read_jsonl(out_dir / JSONL)
+    arrays = to_arrays(records)
+    write_npz(out_dir / NPZ, arrays)
+    write_csv(out_dir / CSV, arrays)
+    files = [NPZ, CSV]
+    absolute = arrays["joints_3d_m"][:, 0] + arrays["root_m"][:, 0, None, :]
+    if np.isfinite(absolute).all(axis=(1, 2)).any():
+        write_bvh(out_dir / BVH, absolute, float(meta.get("fps") or 30.0))
+        files.append(BVH)
+    elif (out_dir / BVH).exists():
+        os.remove(out_dir / BVH)  # a stale skeleton from an earlier run would lie
+    return {"frames": len(records), "files": files}
