@@ -1,0 +1,272 @@
+"""MMPose 1.x top-down COCO-17 pose models (HRNet-w32 256x192 by default).
+
+MMPose 1.x has no CPN; its cascaded-pyramid alternatives are the MSPN and RSN configs
+(e.g. --det-config td-hm_rsn50_8xb32-210e_coco-256x192). A top-down model needs person
+boxes; they come from, in order of preference:
+  * an mmdet person detector, when person_config + person_checkpoint are given;
+  * when tracking (video), the previous frame's keypoints;
+  * the embedded BlazePose detector's box (boxes="mediapipe", the default), or the
+    whole frame (boxes="frame").
+With with_features=True the four HRNet branch outputs (1/4 ... 1/32 of the crop) of the
+same forward pass are returned per person, captured by forward hooks.
+"""
+import importlib.util
+import re
+import warnings
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import yaml
+
+from . import mmpose_compat
+from . import Features, Person
+from .frame import as_bgr
+from .keypoints import keypoints_bbox, lifter_joints
+from lifter.skeleton import COCO_JOINTS
+
+DEFAULT_CONFIG = "body_2d_keypoint/topdown_heatmap/coco/td-hm_hrnet-w32_8xb64-210e_coco-256x192.py"
+BOX_SOURCES = ("mediapipe", "frame")
+PERSON_LABEL = 0  # COCO class 0 is "person" in mmdet's COCO detectors
+
+
+def config_root():
+    """The configs shipped inside the installed mmpose package (mmpose/.mim/configs)."""
+    return Path(importlib.util.find_spec("mmpose").submodule_search_locations[0]) / ".mim" / "configs"
+
+
+def resolve_config(config):
+    """None -> packaged HRNet-w32; an existing path; or a packaged config's file name."""
+    if config is None:
+        return config_root() / DEFAULT_CONFIG
+    path = Path(config).expanduser()
+    if path.is_file():
+        return path
+    name = path.name if path.suffix == ".py" else path.name + ".py"
+    hits = sorted(config_root().glob(f"body_2d_keypoint/**/{name}"))
+    if not hits:
+        raise ValueError(f"--det-config {config}: no such file, nor a config shipped with mmpose")
+    return hits[0]
+
+
+def model_zoo_url(config_path):
+    """The checkpoint URL MMPose's model zoo lists for a packaged config, or None."""
+    for meta in Path(config_path).parent.glob("*.yml"):
+        for entry in (yaml.safe_load(meta.read_text()) or {}).get("Models", []):
+            if str(entry.get("Config", "")).endswith(Path(config_path).name):
+                return entry.get("Weights")
+    return None
+
+
+def missing_checkpoint_message(config_path):
+    url = model_zoo_url(config_path)
+    where = f"MMPose's model zoo has it at {url}" if url else "see MMPose's model zoo"
+    return (f"detector mmpose: no checkpoint for {Path(config_path).name}; pass "
+            f"--det-checkpoint FILE_OR_URL ({where}), or --det-checkpoint none for random "
+            f"weights (testing only)")
+
+
+def read_checkpoint(checkpoint):
+    """Local file or http(s) URL -> state dict of tensors, always loaded weights_only."""
+    mmpose_compat.allow_numpy_in_checkpoints()
+    try:
+        if re.match(r"https?://", str(checkpoint)):
+            ckpt = torch.hub.load_state_dict_from_url(str(checkpoint), map_location="cpu",
+                                                      weights_only=True)
+        else:
+            if not Path(checkpoint).expanduser().is_file():
+                raise ValueError(f"--det-checkpoint {checkpoint}: no such file")
+            ckpt = torch.load(Path(checkpoint).expanduser(), map_location="cpu", weights_only=True)
+    except ValueError:
+        raise
+    except Exception as e:  # unpickling/zip/network errors come in many types
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise ValueError(f"--det-checkpoint {checkpoint}: cannot be read ({first})") from None
+    state = ckpt.get("state_dict", ckpt) if isinstance(ckpt, dict) else None
+    if not state or not all(torch.is_tensor(v) for v in state.values()):
+        raise ValueError(f"--det-checkpoint {checkpoint}: holds no model weights (state_dict)")
+    return state
+
+
+def load_weights(model, checkpoint, config_path):
+    """Load a checkpoint into a built model; None is an error, "none" keeps random weights."""
+    if checkpoint is None:
+        raise ValueError(missing_checkpoint_message(config_path))
+    if str(checkpoint).lower() == "none":
+        warnings.warn(f"detector {Path(config_path).stem}: running with RANDOM weights "
+                      "(--det-checkpoint none); its keypoints are meaningless", stacklevel=3)
+        return
+    try:
+        missing, _ = model.load_state_dict(read_checkpoint(checkpoint), strict=False)
+    except RuntimeError as e:  # shape mismatches
+        first = str(e).strip().splitlines()[-1].strip()
+        raise ValueError(f"--det-checkpoint {checkpoint}: does not fit {Path(config_path).name} "
+                         f"({first})") from None
+    if missing:
+        raise ValueError(f"--det-checkpoint {checkpoint}: does not fit {Path(config_path).name} "
+                         f"({len(missing)} weights missing, e.g. {missing[0]})")
+
+
+def check_device(device):
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"--det-device {device}: not a torch device (cpu, cuda, cuda:0)") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--det-device {device}: CUDA is not available on this machine")
+    return str(dev)
+
+
+class MMPoseDetector:
+    name = "mmpose"
+
+    def __init__(self, config=None, checkpoint=None, device="cpu", static_image=False,
+                 with_features=False, flip_test=False, boxes="mediapipe", person_config=None,
+                 person_checkpoint=None, person_min_score=0.5, min_person_score=0.3,
+                 min_score=0.0):
+        """config: MMPose top-down COCO-17 config (path or packaged name), default HRNet-w32.
+        checkpoint: file or URL (required), "none" for random weights (tests only).
+        static_image: no tracking; every frame gets boxes from the box source.
+        boxes: "mediapipe" (embedded detector's box) | "frame" (whole frame), used when no
+          mmdet person detector (person_config + person_checkpoint) is given.
+        person_min_score: mmdet box score threshold; min_person_score: drop people whose
+          mean keypoint score is lower (also ends a track); min_score: lifter joints
+          scored below it become NaN."""
+        import mmpose
+        from mmpose.apis import init_model
+
+        if boxes not in BOX_SOURCES:
+            raise ValueError(f"detector mmpose: unknown box source {boxes!r}, "
+                             f"choose one of {', '.join(BOX_SOURCES)}")
+        config_path = resolve_config(config)
+        device = check_device(device)
+        try:
+            model = init_model(str(config_path), checkpoint=None, device="cpu")
+        except Exception as e:  # mmengine raises many types for a bad config
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            raise ValueError(f"--det-config {config_path}: cannot build a model ({first})") from None
+        if model.cfg.model.get("type") != "TopdownPoseEstimator":
+            raise ValueError(f"--det-config {config_path}: not a top-down pose model")
+        names = tuple(model.dataset_meta.get("keypoint_id2name", {}).values())
+        if names != COCO_JOINTS:
+            raise ValueError(f"--det-config {config_path}: not a COCO-17 keypoint model "
+                             f"({len(names)} keypoints)")
+        load_weights(model, checkpoint, config_path)
+        model.test_cfg["flip_test"] = flip_test  # flip test doubles the cost; off for live use
+        model.cfg.model.test_cfg.flip_test = flip_test
+        self.model = model.to(device).eval()
+
+        self._branch_maps = []
+        if with_features:
+            if not hasattr(model.backbone, "stage4"):
+                raise ValueError(f"--det-config {config_path}: multi-scale features need an "
+                                 "HRNet backbone")
+            for branch in model.backbone.stage4[-1].branches:
+                branch.register_forward_hook(lambda m, i, out: self._branch_maps.append(out))
+        self.with_features = with_features
+        affine = next(t for t in model.cfg.test_dataloader.dataset.pipeline
+                      if t["type"] == "TopdownAffine")
+        self.input_size = tuple(int(v) for v in affine["input_size"])
+        self.use_udp = bool(affine.get("use_udp", False))
+
+        self.person_detector = None
+        if person_config or person_checkpoint:
+            self.person_detector = _make_person_detector(person_config, person_checkpoint, device)
+        self.boxes = boxes
+        self._box_finder = None
+        self.tracking = not static_image
+        self._previous = []
+        self.person_min_score = person_min_score
+        self.min_person_score = min_person_score
+        self.min_score = min_score
+        weights = "random-weights" if str(checkpoint).lower() == "none" else Path(str(checkpoint)).name
+        self.version = f"mmpose {mmpose.__version__} {config_path.stem} {weights}"
+
+    def person_boxes(self, bgr):
+        """(N, 4) xyxy boxes for this frame from the best available source."""
+        h, w = bgr.shape[:2]
+        if self.person_detector is not None:
+            return self.person_detector(bgr, self.person_min_score)
+        if self.tracking and self._previous:
+            return np.stack([p.bbox_xyxy for p in self._previous])
+        if self.boxes == "frame":
+            return np.array([[0, 0, w - 1, h - 1]], np.float32)
+        if self._box_finder is None:
+            from .blazepose import BlazePoseDetector
+            # Called only when there is no track, i.e. on unrelated frames: detect afresh.
+            self._box_finder = BlazePoseDetector(static_image=True)
+        return np.array([p.bbox_xyxy for p in self._box_finder(bgr)], np.float32).reshape(-1, 4)
+
+    def __call__(self, frame_bgr):
+        """(H, W[, 3|4]) uint8 frame -> list[Person] with 17 COCO source keypoints."""
+        from mmpose.apis import inference_topdown
+
+        bgr = as_bgr(frame_bgr)
+        boxes = self.person_boxes(bgr)
+        if not len(boxes):
+            self._previous = []
+            return []
+        self._branch_maps.clear()
+        samples = inference_topdown(self.model, bgr, boxes, bbox_format="xyxy")
+        people = []
+        for k, sample in enumerate(samples):
+            kp_coco = sample.pred_instances.keypoints[0].astype(np.float32)
+            sc_coco = np.clip(sample.pred_instances.keypoint_scores[0], 0, 1).astype(np.float32)
+            if sc_coco.mean() < self.min_person_score:
+                continue
+            keypoints, scores = lifter_joints(kp_coco, sc_coco, self.min_score)
+            features = self._features(sample, k) if self.with_features else None
+            people.append(Person(keypoints, scores, boxes[k].astype(np.float32), kp_coco,
+                                 sc_coco, "coco17", features))
+        self._previous = [self._tracked(p, bgr.shape) for p in people]
+        self._previous = [p for p in self._previous if p is not None]
+        return people
+
+    def _features(self, sample, k):
+        # A flip test runs the backbone twice; the first 4 captures are the unflipped pass.
+        maps = [m[k] for m in self._branch_maps[:4]]
+        center, scale = sample.metainfo["input_center"], sample.metainfo["input_scale"]
+        from mmpose.structures.bbox import get_udp_warp_matrix, get_warp_matrix
+        warp = (get_udp_warp_matrix if self.use_udp else get_warp_matrix)(
+            center, scale, 0.0, output_size=self.input_size)
+        return Features(maps, cv2.invertAffineTransform(warp), self.input_size)
+
+    def _tracked(self, person, shape):
+        """The person with next frame's box (from this frame's keypoints), or None."""
+        box = keypoints_bbox(person.source_keypoints_px, person.source_scores, pad=0.1)
+        if box is None:
+            return None
+        h, w = shape[:2]
+        box = np.clip(box, 0, [w - 1, h - 1, w - 1, h - 1])
+        if box[2] - box[0] < 4 or box[3] - box[1] < 4:
+            return None
+        return Person(person.keypoints_px, person.scores, box, person.source_keypoints_px,
+                      person.source_scores, person.source_format)
+
+    def close(self):
+        self._previous = []
+        if self._box_finder is not None:
+            self._box_finder.close()
+
+
+def _make_person_detector(config, checkpoint, device):
+    """An mmdet detector -> callable(bgr, min_score) -> (N, 4) person boxes."""
+    if not (config and checkpoint):
+        raise ValueError("detector mmpose: an mmdet person detector needs both its config "
+                         "and its checkpoint")
+    if not mmpose_compat.has_compiled_mmcv_ops():
+        raise ValueError("detector mmpose: mmdet person detectors need mmcv's compiled ops "
+                         "(NMS); mmcv-lite lacks them: install the full mmcv==2.1.0, or drop "
+                         "the person detector to use the embedded detector's boxes")
+    from mmdet.apis import inference_detector, init_detector
+    if not Path(config).is_file():
+        raise ValueError(f"person detector config {config}: no such file")
+    model = init_detector(str(config), checkpoint=None, device=device)
+    load_weights(model, checkpoint, config)
+
+    def detect(bgr, min_score):
+        inst = inference_detector(model, bgr).pred_instances.cpu().numpy()
+        keep = (inst.labels == PERSON_LABEL) & (inst.scores >= min_score)
+        return inst.bboxes[keep].astype(np.float32).reshape(-1, 4)
+    return detect
