@@ -1,0 +1,191 @@
+"""Where frames come from: camera index, video file, image folder/file, stream URL, FIFO.
+
+Two behaviours:
+* offline (video file, image folder): every frame in order, nothing dropped, media
+  time (index / fps), so a run is deterministic;
+* live (camera, stream URL, FIFO): a grabber thread reads the device as fast as it
+  delivers and keeps only the newest frame. The pipeline takes the newest one whenever
+  it is ready, so the camera is never blocked and latency stays bounded; frames
+  overwritten before anyone took them are counted in `dropped`.
+"""
+import os
+import stat
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+URL_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://", "rtmp://", "udp://", "tcp://")
+FOLDER_FPS = 30.0   # image folders carry no frame rate: media time and BVH frame time use this
+DEFAULT_FPS = 30.0  # when a container or device reports none
+
+
+def warn(message):
+    print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class Captured:
+    index: int          # frame number in the source (gaps = dropped frames in live mode)
+    time_s: float       # media time offline; seconds since the source opened, live
+    image: np.ndarray   # (H, W, 3) BGR uint8
+    captured_at: float  # time.monotonic() when the frame was read
+
+
+class _OfflineVideo:
+    live = False
+
+    def __init__(self, path):
+        self.name = f"video {path}"
+        self.cap = cv2.VideoCapture(str(path))
+        ok, first = self.cap.read() if self.cap.isOpened() else (False, None)
+        if not ok:
+            self.cap.release()
+            raise ValueError(f"{self.name}: cannot be decoded (not a video, damaged, or unsupported codec)")
+        self._first = first
+        self.fps = self.cap.get(cv2.CAP_PROP_FPS) or DEFAULT_FPS
+        count = int(self.cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        self.total = count if count > 0 else None
+        self.size = (first.shape[1], first.shape[0])
+        self.dropped = 0
+
+    def frames(self):
+        index, image = 0, self._first
+        while image is not None:
+            yield Captured(index, index / self.fps, image, time.monotonic())
+            index += 1
+            ok, image = self.cap.read()
+            if not ok:
+                image = None
+        if self.total and index < self.total:
+            warn(f"{self.name}: decoding stopped at frame {index} of {self.total} (truncated or damaged file)")
+
+    def close(self):
+        self.cap.release()
+
+
+class _Images:
+    live = False
+
+    def __init__(self, paths, name):
+        self.paths, self.name = paths, name
+        self.fps, self.total, self.dropped = FOLDER_FPS, len(paths), 0
+        first = self._read(paths[0])
+        if first is None:
+            raise ValueError(f"{name}: {paths[0].name} cannot be read as an image")
+        self.size = (first.shape[1], first.shape[0])
+
+    @staticmethod
+    def _read(path):
+        return cv2.imread(str(path), cv2.IMREAD_COLOR)
+
+    def frames(self):
+        for index, path in enumerate(self.paths):
+            image = self._read(path)
+            if image is None:  # one bad file should not end a long folder run
+                warn(f"{self.name}: {path.name} cannot be read as an image, skipped")
+                continue
+            yield Captured(index, index / self.fps, image, time.monotonic())
+
+    def close(self):
+        pass
+
+
+class _Live:
+    """Grabber thread over a cv2.VideoCapture that keeps only the newest frame."""
+    live = True
+
+    def __init__(self, cap, name):
+        self.cap, self.name = cap, name
+        ok, first = cap.read()
+        if not ok:
+            cap.release()
+            raise ValueError(f"{name}: opened but delivers no frames")
+        self.fps = cap.get(cv2.CAP_PROP_FPS) or DEFAULT_FPS
+        self.size = (first.shape[1], first.shape[0])
+        self.total, self.dropped = None, 0
+        self._t0 = time.monotonic()
+        self._latest = Captured(0, 0.0, first, self._t0)
+        self._taken = -1
+        self._done = False
+        self._cond = threading.Condition()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._grab, name="grabber", daemon=True)
+        self._thread.start()
+
+    def _grab(self):
+        index = 0
+        while not self._stop.is_set():
+            ok, image = self.cap.read()
+            now = time.monotonic()
+            if not ok:
+                break
+            index += 1
+            with self._cond:
+                if self._taken < self._latest.index:  # the previous frame was never taken
+                    self.dropped += 1
+                self._latest = Captured(index, now - self._t0, image, now)
+                self._cond.notify_all()
+        with self._cond:
+            self._done = True
+            self._cond.notify_all()
+
+    def frames(self):
+        while True:
+            with self._cond:
+                while self._latest.index == self._taken and not self._done:
+                    self._cond.wait(0.5)
+                if self._latest.index == self._taken:
+                    return  # end of stream and the last frame already taken
+                frame = self._latest
+                self._taken = frame.index
+            yield frame
+
+    def close(self):
+        self._stop.set()
+        self._thread.join(timeout=2.0)
+        self.cap.release()
+
+
+def open_source(spec, mode="auto"):
+    """Open `spec` (camera index, URL, video, image file or folder, FIFO) as a source.
+
+    mode: auto (live for cameras, URLs and FIFOs, offline otherwise) | live | offline.
+    Live-only sources (camera, URL) cannot be made offline. Raises ValueError with a
+    one-line message naming the source when it cannot be used.
+    """
+    if mode not in ("auto", "live", "offline"):
+        raise ValueError(f"source mode {mode!r}: expected auto, live or offline")
+    spec = str(spec)
+    if spec.isdigit():
+        cap = cv2.VideoCapture(int(spec))
+        if not cap.isOpened():
+            raise ValueError(f"camera {spec}: cannot be opened (no such device or it is busy)")
+        return _Live(cap, f"camera {spec}")
+    if spec.lower().startswith(URL_SCHEMES):
+        cap = cv2.VideoCapture(spec, cv2.CAP_FFMPEG)
+        if not cap.isOpened():
+            raise ValueError(f"stream {spec}: cannot be opened (unreachable or not a video stream)")
+        return _Live(cap, f"stream {spec}")
+    path = Path(spec)
+    if not path.exists():
+        raise ValueError(f"source {spec}: no such file, folder, camera index or URL")
+    if path.is_dir():
+        images = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTS)
+        if not images:
+            raise ValueError(f"image folder {spec}: no images ({' '.join(IMAGE_EXTS)})")
+        return _Images(images, f"image folder {spec}")
+    if path.suffix.lower() in IMAGE_EXTS:
+        return _Images([path], f"image {spec}")
+    is_fifo = stat.S_ISFIFO(os.stat(path).st_mode)
+    if mode == "live" or (mode == "auto" and is_fifo):
+        cap = cv2.VideoCapture(str(path))
+        if not cap.isOpened():
+            raise ValueError(f"video {spec}: cannot be decoded (not a video, damaged, or unsupported codec)")
+        return _Live(cap, f"{'fifo' if is_fifo else 'video'} {spec}")
+    return _OfflineVideo(path)
