@@ -1,0 +1,289 @@
+"""2D detectors on the real media in ../shared/media: BlazePose for accuracy on a still
+and tracking on the clip; MMPose HRNet-w32 for plumbing (random weights saved to a real
+checkpoint file and loaded back through the user-facing loader)."""
+import math
+import warnings
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from detectors import Person, make_detector
+from detectors.keypoints import BLAZEPOSE_TO_COCO
+from lifter.skeleton import COCO_JOINTS, FLIP_PERM, JOINTS, coco_to_lifter
+
+MEDIA = Path(__file__).resolve().parents[1] / ".." / "shared" / "media"
+J = {name: i for i, name in enumerate(JOINTS)}
+# The man with the ball in basketball1.png, boxed by hand (x0, y0, x1, y1) px.
+MAN_BOX = (25, 65, 180, 480)
+# BlazePose's 33 landmark names, from MediaPipe's documentation, as an independent check
+# of the index table.
+BLAZEPOSE_NAMES = (
+    "nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye",
+    "right_eye_outer", "left_ear", "right_ear", "mouth_left", "mouth_right", "left_shoulder",
+    "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_pinky",
+    "right_pinky", "left_index", "right_index", "left_thumb", "right_thumb", "left_hip",
+    "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle", "left_heel",
+    "right_heel", "left_foot_index", "right_foot_index")
+
+
+@pytest.fixture(scope="module")
+def still():
+    img = cv2.imread(str(MEDIA / "basketball1.png"), cv2.IMREAD_UNCHANGED)
+    assert img is not None and img.ndim == 2  # the still is stored greyscale
+    return img
+
+
+@pytest.fixture(scope="module")
+def blazepose_static():
+    det = make_detector("mediapipe", static_image=True)
+    yield det
+    det.close()
+
+
+def test_blazepose_to_coco_table_matches_landmark_names():
+    assert tuple(BLAZEPOSE_NAMES[i] for i in BLAZEPOSE_TO_COCO) == COCO_JOINTS
+
+
+def test_blazepose_finds_the_man_with_plausible_anatomy(blazepose_static, still):
+    people = blazepose_static(still)
+    assert len(people) == 1
+    p = people[0]
+    assert isinstance(p, Person) and p.source_format == "blazepose33" and p.features is None
+    assert p.keypoints_px.shape == (17, 2) and p.scores.shape == (17,)
+    assert p.source_keypoints_px.shape == (33, 2) and p.source_scores.shape == (33,)
+    kp = p.keypoints_px
+    x0, y0, x1, y1 = MAN_BOX
+    assert np.all((kp[:, 0] > x0) & (kp[:, 0] < x1) & (kp[:, 1] > y0) & (kp[:, 1] < y1)), kp
+    bx0, by0, bx1, by1 = p.bbox_xyxy
+    assert np.all((kp[:, 0] >= bx0) & (kp[:, 0] <= bx1) & (kp[:, 1] >= by0) & (kp[:, 1] <= by1))
+    assert p.scores.min() > 0.5 and np.all(p.scores <= 1)
+    y = {name: kp[J[name], 1] for name in JOINTS}
+    assert y["head"] < y["thorax"] < y["spine"] < y["pelvis"]
+    for side in ("left", "right"):
+        assert y["pelvis"] < y[f"{side}_knee"] < y[f"{side}_ankle"]
+    # He faces the camera, so his left side is on the image's right.
+    for part in ("shoulder", "hip", "knee"):
+        assert kp[J[f"left_{part}"], 0] > kp[J[f"right_{part}"], 0], part
+    # Lifter joints are the shared COCO table applied to the BlazePose subset.
+    expect, _ = coco_to_lifter(p.source_keypoints_px[BLAZEPOSE_TO_COCO])
+    np.testing.assert_allclose(kp, expect, atol=1e-3)
+
+
+def test_mirrored_still_swaps_left_and_right(blazepose_static, still):
+    kp = blazepose_static(still)[0].keypoints_px
+    mirrored = blazepose_static(still[:, ::-1])[0].keypoints_px  # also a non-contiguous view
+    expect = kp[list(FLIP_PERM)].copy()
+    expect[:, 0] = still.shape[1] - expect[:, 0]
+    torso = [J[n] for n in ("pelvis", "left_hip", "right_hip", "thorax", "left_shoulder",
+                            "right_shoulder", "left_knee", "right_knee")]
+    assert np.abs(mirrored[torso] - expect[torso]).max() < 12
+
+
+def test_grey_bgr_bgra_and_views_give_the_same_person(blazepose_static, still):
+    bgr = cv2.cvtColor(still, cv2.COLOR_GRAY2BGR)
+    bgra = cv2.cvtColor(bgr, cv2.COLOR_BGR2BGRA)
+    padded = np.zeros((still.shape[0] + 10, still.shape[1] + 10, 4), np.uint8)
+    padded[5:-5, 5:-5] = bgra
+    variants = {"grey": still, "grey1": still[..., None], "bgr": bgr, "bgra": bgra,
+                "view": padded[5:-5, 5:-5, :3]}
+    assert not variants["view"].flags.c_contiguous
+    ref = blazepose_static(bgr)[0].keypoints_px
+    for name, frame in variants.items():
+        people = blazepose_static(frame)
+        assert len(people) == 1, name
+        assert np.abs(people[0].keypoints_px - ref).max() < 1.0, name
+
+
+def test_empty_frame_gives_no_people(blazepose_static):
+    assert blazepose_static(np.zeros((480, 640, 3), np.uint8)) == []
+    assert blazepose_static(np.full((240, 320), 128, np.uint8)) == []
+
+
+@pytest.mark.parametrize("frame, words", [
+    (np.zeros((48, 64, 3), np.float32), "uint8"),
+    (np.zeros((48, 64, 2), np.uint8), "shape"),
+    ([[0, 1], [2, 3]], "numpy"),
+    (np.zeros((0, 64, 3), np.uint8), "empty"),
+])
+def test_bad_frames_are_one_line_errors(blazepose_static, frame, words):
+    with pytest.raises(ValueError, match=words) as err:
+        blazepose_static(frame)
+    assert "\n" not in str(err.value)
+
+
+def test_blazepose_tracks_the_man_through_100_frames():
+    det = make_detector("mediapipe")
+    cap = cv2.VideoCapture(str(MEDIA / "sports2d_demo.mp4"))
+    pelvis = []
+    try:
+        for i in range(100):
+            ok, frame = cap.read()
+            assert ok, f"clip ended at frame {i}"
+            people = det(frame)
+            assert len(people) <= 1
+            pelvis.append(people[0].keypoints_px[J["pelvis"]] if people else None)
+            if i >= 10:  # the first frames are sun-glared: BlazePose needs a few to lock on
+                assert people, f"lost at frame {i}"
+                p = people[0]
+                # The man stands on the box (x ~ 450-850 px, feet above y ~ 500 px); the
+                # woman walking past has her feet near the bottom of the frame.
+                assert 500 < p.keypoints_px[J["pelvis"], 0] < 800, i
+                assert p.keypoints_px[[J["left_ankle"], J["right_ankle"]], 1].max() < 520, i
+                assert p.scores.mean() > 0.6, i
+    finally:
+        cap.release()
+        det.close()
+    assert sum(p is not None for p in pelvis) >= 90
+    steps = np.linalg.norm(np.diff(np.array(pelvis[10:]), axis=0), axis=-1)
+    assert steps.max() < 40  # no jump to another person
+
+
+def test_lite_and_heavy_need_their_model_files():
+    import mediapipe
+    model_dir = Path(mediapipe.__file__).parent / "modules" / "pose_landmark"
+    for variant in ("lite", "heavy"):
+        if (model_dir / f"pose_landmark_{variant}.tflite").exists():
+            continue
+        with pytest.raises(ValueError, match="@mediapipe/pose"):
+            make_detector("mediapipe", config=variant)
+    with pytest.raises(ValueError, match="unknown model"):
+        make_detector("mediapipe", config="huge")
+
+
+def test_factory_errors():
+    with pytest.raises(ValueError, match="unknown"):
+        make_detector("openpose")
+    with pytest.raises(ValueError, match="mmpose"):
+        make_detector("mediapipe", with_features=True)
+
+
+# ----------------------------------------------------------------------------- MMPose
+HRNET_MAPS = [(32, 64, 48), (64, 32, 24), (128, 16, 12), (256, 8, 6)]
+
+
+@pytest.fixture(scope="module")
+def hrnet_checkpoint(tmp_path_factory):
+    """Random HRNet-w32 weights written as an OpenMMLab-style checkpoint (numpy in meta)."""
+    with pytest.warns(UserWarning, match="RANDOM"):
+        det = make_detector("mmpose", checkpoint="none")
+    path = tmp_path_factory.mktemp("ckpt") / "hrnet_w32_random.pth"
+    state = {k: v.clone() for k, v in det.model.state_dict().items()}
+    torch.save({"meta": {"dataset_meta": {"sigmas": np.full(17, 0.05, np.float32),
+                                          "num_keypoints": np.int64(17)}},
+                "state_dict": state}, path)
+    return path, state
+
+
+@pytest.fixture(scope="module")
+def hrnet(hrnet_checkpoint):
+    # static_image: every call gets the whole-frame box, never one tracked from a previous call
+    det = make_detector("mmpose", checkpoint=str(hrnet_checkpoint[0]), with_features=True,
+                        static_image=True, boxes="frame", min_person_score=0.0)
+    yield det
+    det.close()
+
+
+def test_mmpose_loads_the_saved_checkpoint(hrnet, hrnet_checkpoint):
+    loaded = hrnet.model.state_dict()
+    saved = hrnet_checkpoint[1]
+    assert saved.keys() == loaded.keys()
+    for name in ("backbone.conv1.weight", "head.final_layer.weight"):
+        assert torch.equal(loaded[name], saved[name]), name  # not a fresh random init
+    assert hrnet.model.test_cfg["flip_test"] is False
+    assert "hrnet-w32" in hrnet.version and "hrnet_w32_random.pth" in hrnet.version
+
+
+def test_mmpose_output_shapes_features_and_conversion(hrnet, still):
+    people = hrnet(still)
+    assert len(people) == 1
+    p = people[0]
+    assert p.source_format == "coco17"
+    assert p.keypoints_px.shape == (17, 2) and p.scores.shape == (17,)
+    assert p.source_keypoints_px.shape == (17, 2) and p.source_scores.shape == (17,)
+    assert np.all((p.scores >= 0) & (p.scores <= 1))
+    np.testing.assert_allclose(p.bbox_xyxy, [0, 0, 639, 479])
+    kp, sc = coco_to_lifter(p.source_keypoints_px, p.source_scores)
+    np.testing.assert_allclose(p.keypoints_px, kp, atol=1e-4)
+    np.testing.assert_allclose(p.scores, sc, atol=1e-6)
+    f = p.features
+    assert [tuple(m.shape) for m in f.maps] == HRNET_MAPS
+    assert len(hrnet._branch_maps) == 4  # one forward pass, not a second run
+    assert f.input_size == (192, 256) and f.crop_to_image.shape == (2, 3)
+    # The crop centre maps to the box centre; keypoints found (score > 0: heatmap
+    # maxima) lie inside the crop.
+    centre = f.crop_to_image @ np.array([96.0, 128.0, 1.0])
+    np.testing.assert_allclose(centre, [319.5, 239.5], atol=0.5)
+    to_crop = cv2.invertAffineTransform(f.crop_to_image)
+    found = p.source_scores > 0
+    assert found.sum() >= 5
+    in_crop = p.source_keypoints_px[found] @ to_crop[:, :2].T + to_crop[:, 2]
+    assert np.all((in_crop >= -1) & (in_crop <= np.array([192, 256]) + 1)), in_crop
+
+
+def test_mmpose_flip_test_keeps_features_from_the_unflipped_pass(hrnet, still):
+    plain = hrnet(still)[0].features.maps
+    hrnet.model.test_cfg["flip_test"] = True
+    try:
+        flipped = hrnet(still)[0].features.maps
+        assert len(hrnet._branch_maps) == 8  # the flip test ran the backbone twice
+    finally:
+        hrnet.model.test_cfg["flip_test"] = False
+    for a, b in zip(plain, flipped):
+        torch.testing.assert_close(a, b)
+
+
+def test_mmpose_boxes_from_the_embedded_detector(hrnet_checkpoint, still, blazepose_static):
+    det = make_detector("mmpose", checkpoint=str(hrnet_checkpoint[0]), static_image=True,
+                        min_person_score=0.0)
+    try:
+        people = det(still)
+        assert len(people) == 1
+        np.testing.assert_allclose(people[0].bbox_xyxy, blazepose_static(still)[0].bbox_xyxy, atol=2)
+        assert det(np.zeros((480, 640, 3), np.uint8)) == []
+    finally:
+        det.close()
+
+
+def test_mmpose_missing_checkpoint_says_where_to_get_one():
+    with pytest.raises(ValueError, match="--det-checkpoint") as err:
+        make_detector("mmpose")
+    assert "download.openmmlab.com" in str(err.value) and "none" in str(err.value)
+
+
+def test_mmpose_bad_checkpoints_are_clear_errors(tmp_path):
+    garbage = tmp_path / "garbage.pth"
+    garbage.write_bytes(b"not a checkpoint")
+    wrong = tmp_path / "wrong.pth"
+    torch.save({"state_dict": {"backbone.conv1.weight": torch.zeros(3)}}, wrong)
+    for path, words in ((tmp_path / "absent.pth", "no such file"), (garbage, "cannot be read"),
+                        (wrong, "does not fit")):
+        with pytest.raises(ValueError, match=words) as err:
+            make_detector("mmpose", checkpoint=str(path))
+        assert "\n" not in str(err.value)
+    with pytest.raises(ValueError, match="det-config"):
+        make_detector("mmpose", config="td-hm_no_such_model", checkpoint="none")
+
+
+def test_mmpose_runs_a_cascaded_pyramid_config_by_name(still):
+    """RSN (MMPose 1.x's stand-in for CPN) from its packaged config name."""
+    with pytest.warns(UserWarning, match="RANDOM"):
+        det = make_detector("mmpose", config="td-hm_rsn18_8xb32-210e_coco-256x192",
+                            checkpoint="none", boxes="frame", min_person_score=0.0)
+    people = det(still)
+    assert len(people) == 1 and people[0].keypoints_px.shape == (17, 2)
+    assert "rsn18" in det.version
+    with pytest.raises(ValueError, match="HRNet"):
+        make_detector("mmpose", config="td-hm_rsn18_8xb32-210e_coco-256x192",
+                      checkpoint="none", with_features=True)
+
+
+def test_mmdet_person_detector_needs_compiled_mmcv_ops(hrnet_checkpoint):
+    from detectors import mmpose_compat
+    if mmpose_compat.has_compiled_mmcv_ops():
+        pytest.skip("full mmcv installed: the mmdet path can run")
+    with pytest.raises(ValueError, match="mmcv"):
+        make_detector("mmpose", checkpoint=str(hrnet_checkpoint[0]),
+                      person_config="det.py", person_checkpoint="det.pth")
