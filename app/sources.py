@@ -38,7 +38,7 @@ class Captured:
 
 
 class _OfflineVideo:
-    live = False
+    live, stills = False, False
 
     def __init__(self, path):
         self.name = f"video {path}"
@@ -70,7 +70,7 @@ class _OfflineVideo:
 
 
 class _Images:
-    live = False
+    live, stills = False, True
 
     def __init__(self, paths, name):
         self.paths, self.name = paths, name
@@ -98,7 +98,7 @@ class _Images:
 
 class _Live:
     """Grabber thread over a cv2.VideoCapture that keeps only the newest frame."""
-    live = True
+    live, stills = True, False
 
     def __init__(self, cap, name):
         self.cap, self.name = cap, name

@@ -42,6 +42,7 @@ class SkeletonViewer:
 
     def __init__(self, width=640, height=480, visible=True, max_people=4, title="3D pose"):
         import open3d as o3d
+        o3d.utility.set_verbosity_level(o3d.utility.VerbosityLevel.Error)  # no EGL chatter per run
         self.o3d, self.width, self.height, self.max_people = o3d, width, height, max_people
         self.closed = False
         self.vis = o3d.visualization.VisualizerWithKeyCallback()

@@ -1,0 +1,234 @@
+"""Command line of the demo (run_demo.py): options, config files, building the stages.
+
+Every option can also be set in a YAML config (--config FILE, keys = option names with
+underscores); options given on the command line win over the config. configs/demo.yaml
+lists them all with their defaults.
+"""
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from lifter.camera import DEFAULT_HFOV_DEG, intrinsics_from_fov, load_calibration
+from lifter.skeleton import JOINTS, PARENTS
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_WEIGHTS = "weights/gumlp_cmu.pt"
+
+
+def build_parser():
+    ap = argparse.ArgumentParser(
+        prog="run_demo.py",
+        description="Real-time monocular 3D human pose: 2D keypoints -> GUMLP lifter with per-joint "
+                    "uncertainty -> UAO refinement -> Open3D viewer, OpenCV overlay, exports.",
+        epilog="Keys: q or Esc in a window quits; Ctrl-C / SIGTERM stop cleanly (exports are finalised). "
+               "An interrupted export is finished with `python -m app.finalise DIR`.")
+    a = ap.add_argument
+    a("--config", metavar="FILE", help="YAML file with any of these options (see configs/demo.yaml)")
+    a("--source", help="camera index (0), video file, image file or folder, stream URL (rtsp://, http://) "
+                       "or FIFO")
+    a("--mode", choices=("auto", "live", "offline"), default="auto",
+      help="live: drop stale frames to bound latency; offline: every frame in order. "
+           "auto: live for cameras, URLs and FIFOs (default: %(default)s)")
+    a("--detector", choices=("mediapipe", "mmpose"), default="mediapipe",
+      help="2D keypoint detector (default: %(default)s, embedded and offline)")
+    a("--det-config", help="mediapipe: lite|full|heavy (default full); mmpose: model config path or name")
+    a("--det-checkpoint", help="mmpose checkpoint file or URL (required for mmpose; 'none' = random "
+                               "weights, for testing only)")
+    a("--det-width", type=int, default=640, metavar="PX",
+      help="detect on a copy resized to this width, 0 = full size; keypoints stay in original "
+           "pixels (default: %(default)s)")
+    a("--weights", default=DEFAULT_WEIGHTS, metavar="PATH",
+      help="lifter checkpoint (default: %(default)s, relative to the repository)")
+    a("--refine", choices=("none", "uao", "uao-feature"), default="uao-feature",
+      help="test-time refinement of the lifted pose (default: %(default)s)")
+    a("--iters", type=int, default=4, help="refinement iterations (default: %(default)s)")
+    a("--refine-max-ms", type=float, default=0.0, metavar="MS",
+      help="stop refining after this long per frame, 0 = no limit (default: %(default)s)")
+    a("--score-threshold", type=float, default=0.3,
+      help="2D joints scored below this do not pull the refinement (default: %(default)s)")
+    a("--calib", metavar="FILE", help="OpenCV calibration (YAML/XML/JSON with camera_matrix, "
+                                      "distortion_coefficients); overrides --fov-deg")
+    a("--fov-deg", type=float, default=DEFAULT_HFOV_DEG,
+      help="horizontal field of view assumed without --calib (default: %(default)s, a typical webcam)")
+    a("--viewer", choices=("open3d", "opencv", "none"), default="open3d",
+      help="open3d: 3D window + overlay window; opencv: one window, overlay and 3D side by side; "
+           "none: headless. Without a display the app runs headless (default: %(default)s)")
+    a("--export", metavar="DIR", help="write poses.jsonl, meta.json, poses.npz, poses.csv, skeleton.bvh, "
+                                      "summary.json (and overlay.mp4) here")
+    a("--render-video", action="store_true", default=False,
+      help="write DIR/overlay.mp4: overlay and 3D view side by side (needs --export)")
+    a("--render-height", type=int, default=480, metavar="PX",
+      help="height of the rendered video / windows (default: %(default)s)")
+    a("--max-frames", type=int, metavar="N", help="stop after N frames")
+    a("--device", choices=("cpu", "cuda"), default="cpu", help="lifter device (default: %(default)s)")
+    a("--torch-threads", type=int, default=1, metavar="N",
+      help="torch CPU threads; the lifter is tiny, extra threads only compete with the detector "
+           "(default: %(default)s)")
+    a("--no-progress", dest="progress", action="store_false", default=True, help="hide the progress bar")
+    return ap
+
+
+def option_defaults():
+    """{option name: default} of every option but --config (what configs/demo.yaml lists)."""
+    ap = build_parser()
+    return {a.dest: a.default for a in ap._actions if a.dest not in ("help", "config")}
+
+
+def load_config(path, known):
+    try:
+        data = yaml.safe_load(Path(path).read_text()) or {}
+    except OSError as e:
+        raise ValueError(f"config {path}: cannot be read ({e.strerror})") from None
+    except yaml.YAMLError as e:
+        raise ValueError(f"config {path}: not valid YAML ({str(e).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"config {path}: expected a mapping of option: value")
+    data = {k.replace("-", "_"): v for k, v in data.items()}
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise ValueError(f"config {path}: unknown option(s) {', '.join(unknown)}")
+    return data
+
+
+def parse_args(argv):
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--config")
+    first, _ = pre.parse_known_args(argv)
+    ap = build_parser()
+    if first.config:
+        ap.set_defaults(**load_config(first.config, option_defaults()))
+    args = ap.parse_args(argv)
+    if args.source is None:
+        raise ValueError("no --source given (camera index, video, image folder or stream URL)")
+    if args.render_video and not args.export:
+        raise ValueError("--render-video writes DIR/overlay.mp4: give --export DIR too")
+    if args.iters < 0 or args.det_width < 0 or args.render_height < 16:
+        raise ValueError("--iters and --det-width must be >= 0, --render-height >= 16")
+    if args.max_frames is not None and args.max_frames < 1:
+        raise ValueError(f"--max-frames {args.max_frames}: must be at least 1")
+    return args
+
+
+def weights_path(path):
+    p = Path(path)
+    if not p.is_absolute() and not p.exists() and (REPO / p).exists():
+        p = REPO / p  # the default works from any working directory
+    if not p.exists():
+        hint = " (the shipped lifter has not been trained yet: run `make train`, or pass --weights)" \
+            if path == DEFAULT_WEIGHTS else ""
+        raise ValueError(f"lifter weights {path}: file not found{hint}")
+    return p
+
+
+def make_intrinsics(args):
+    """(width, height) -> Intrinsics, cached; a calibration made at another resolution with
+    the same aspect ratio is scaled to the frame."""
+    calib = load_calibration(args.calib) if args.calib else None
+    cache = {}
+
+    def intrinsics_for(width, height):
+        if (width, height) not in cache:
+            if calib is None:
+                cache[width, height] = intrinsics_from_fov(width, height, args.fov_deg)
+            else:
+                factor = width / calib.width
+                if abs(calib.height * factor - height) > 1.0:
+                    raise ValueError(f"calibration {args.calib}: made for {calib.width}x{calib.height}, "
+                                     f"frames are {width}x{height} (different aspect ratio)")
+                cache[width, height] = calib if factor == 1 else calib.scaled(factor)
+        return cache[width, height]
+    return intrinsics_for
+
+
+def has_display():
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) or sys.platform in ("win32", "darwin")
+
+
+def run(args):
+    # MediaPipe / TFLite log through glog to stderr on every start; keep errors only
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import torch
+
+    from detectors import make_detector
+    from lifter.model import load_lifter
+    from lifter.uao import RefineOptions
+
+    from .exports import prepare_export_dir
+    from .outputs import Outputs
+    from .pipeline import Pipeline
+    from .sources import open_source, warn
+
+    if args.viewer != "none" and not has_display():
+        warn(f"no display: running headless (--viewer none instead of {args.viewer})")
+        args.viewer = "none"
+    if args.export:
+        prepare_export_dir(args.export)
+    weights = weights_path(args.weights)
+    intrinsics_for = make_intrinsics(args)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda: no CUDA device available to torch")
+    torch.set_num_threads(max(1, args.torch_threads))
+    model = load_lifter(str(weights), args.device)
+    source = open_source(args.source, args.mode)
+    try:
+        live = source.live
+        # separate stills are detected afresh each; video frames are tracked
+        detector = make_detector(args.detector, config=args.det_config, checkpoint=args.det_checkpoint,
+                                 device=args.device, static_image=source.stills)
+        intr = intrinsics_for(*source.size)
+        refine = RefineOptions(mode=args.refine, iters=args.iters, score_threshold=args.score_threshold,
+                               max_ms=args.refine_max_ms)
+        meta = {
+            "joint_names": list(JOINTS), "parents": list(PARENTS),
+            "units": {"keypoints_2d_px": "pixels, original image", "joints_3d_m": "metres, camera frame "
+                      "(x right, y down, z forward), root-relative", "root_m": "metres, camera frame"},
+            "fps": source.fps, "image_size": list(source.size), "intrinsics": intr.as_dict(),
+            "source": str(args.source), "live": live,
+            "model": {"weights": str(weights), "config": model.config,
+                      "meta": getattr(model, "meta", {})},
+            "detector": {"name": detector.name, "version": detector.version},
+            "refine": {"mode": refine.mode, "iters": refine.iters, "max_ms": refine.max_ms},
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        outputs = Outputs(args.viewer, args.export, json.loads(json.dumps(meta, default=str)),
+                          args.render_video, args.render_height, source.fps)
+        pipeline = Pipeline(source, detector, model, intrinsics_for, refine, outputs, live,
+                            args.max_frames, args.det_width, args.device, args.progress)
+
+        def on_signal(signum, _frame):
+            pipeline.request_stop(signal.Signals(signum).name)
+        signal.signal(signal.SIGINT, on_signal)
+        signal.signal(signal.SIGTERM, on_signal)
+        try:
+            summary = pipeline.run()
+        finally:
+            exported = outputs.close()
+            detector.close()
+    finally:
+        source.close()
+    if args.export:
+        summary["exports"] = (exported or {}).get("files", []) + (["overlay.mp4"] if args.render_video else [])
+        (Path(args.export) / "summary.json").write_text(json.dumps(summary, indent=1))
+    return summary
+
+
+def main(argv=None):
+    try:
+        args = parse_args(sys.argv[1:] if argv is None else argv)
+        summary = run(args)
+    except ValueError as e:
+        print(f"error: {str(e).splitlines()[0] if str(e) else type(e).__name__}", file=sys.stderr)
+        return 2
+    stages = ", ".join(f"{k} {v:.1f} ms" for k, v in summary["stage_ms"].items())
+    print(f"{summary['frames']} frames ({summary['frames_with_people']} with people), {summary['fps']:.1f} fps, "
+          f"dropped {summary['dropped']}, stopped by {summary['stopped_by']}; {stages}")
+    if summary.get("exports"):
+        print(f"exports in {args.export}: {', '.join(summary['exports'])}")
+    return 0

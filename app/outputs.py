@@ -1,0 +1,66 @@
+"""Where finished frames go, on the main thread: pose exports, the Open3D window, the
+OpenCV window and the rendered video (2D overlay and 3D view side by side)."""
+import time
+from pathlib import Path
+
+import cv2
+
+from .exports import PoseRecorder
+from .render import annotate, draw_sigma_legend, side_by_side
+
+VIDEO = "overlay.mp4"
+WINDOW = "pose overlay (q / Esc to quit)"
+
+
+class Outputs:
+    def __init__(self, viewer="none", export_dir=None, meta=None, render_video=False,
+                 render_height_px=480, fps=30.0):
+        """viewer: open3d (3D window + OpenCV overlay window) | opencv (one window with the
+        overlay and the offscreen 3D view side by side) | none (headless)."""
+        self.viewer_mode, self.render_height, self.fps = viewer, render_height_px, fps
+        self.recorder = PoseRecorder(export_dir, meta or {}) if export_dir else None
+        self.video_path = Path(export_dir) / VIDEO if render_video else None
+        self._video = None
+        self.view3d = None
+        if viewer != "none" or render_video:
+            from .viewer import SkeletonViewer
+            side = round(render_height_px * 4 / 3)
+            self.view3d = SkeletonViewer(side, render_height_px, visible=(viewer == "open3d"))
+
+    def handle(self, frame, hud_lines):
+        """Record and show one finished frame; returns False when the user asked to quit."""
+        keep_going = True
+        if self.recorder:
+            t0 = time.perf_counter()
+            self.recorder.write(frame)
+            frame.timings_ms["export"] = (time.perf_counter() - t0) * 1e3
+        if self.view3d is None:
+            return keep_going
+        t0 = time.perf_counter()
+        keep_going = self.view3d.update(frame.people)
+        overlay = annotate(frame, hud_lines, self.render_height)
+        if self.video_path or self.viewer_mode == "opencv":
+            picture = side_by_side(overlay, draw_sigma_legend(self.view3d.capture()))
+        else:
+            picture = overlay
+        if self.video_path:
+            if self._video is None:
+                self._video = cv2.VideoWriter(str(self.video_path), cv2.VideoWriter_fourcc(*"mp4v"),
+                                              self.fps, (picture.shape[1], picture.shape[0]))
+            self._video.write(picture)
+        if self.viewer_mode != "none":
+            cv2.imshow(WINDOW, picture)
+            if cv2.waitKey(1) & 0xFF in (ord("q"), 27):
+                keep_going = False
+        frame.timings_ms["render"] = (time.perf_counter() - t0) * 1e3
+        return keep_going
+
+    def close(self):
+        """Finalise exports and close windows/video; returns the exporter's result or None."""
+        if self._video is not None:
+            self._video.release()
+        if self.view3d is not None:
+            self.view3d.close()
+        if self.viewer_mode != "none":
+            cv2.destroyAllWindows()
+        return self.recorder.close() if self.recorder else None
