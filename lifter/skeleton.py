@@ -52,8 +52,13 @@ COCO_FLIP_PERM = _flip_permutation(COCO_LEFT, COCO_RIGHT, len(COCO_JOINTS))
 COCO_BONES = ((15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12), (5, 6),
               (5, 7), (6, 8), (7, 9), (8, 10), (1, 2), (0, 1), (0, 2), (1, 3), (2, 4))
 
-# Input joint i = weighted sum of COCO keypoints; its score = the lowest contributing score.
-_C = {name: i for i, name in enumerate(COCO_JOINTS)}
+# Input joint i = weighted sum of source keypoints; its score = the lowest contributing
+# score. One table per 2D source:
+#  - coco17: what detectors (MMPose COCO models, BlazePose's COCO subset) report.
+#  - h36m17: 2D already in Human3.6M's layout (its ground truth, or CPN fine-tuned on it).
+#    It has a head top and "neck/nose" instead of eyes and nose: the face points are
+#    interpolated between the two (fractions measured on the face geometry of
+#    lifter/data.py), so both sources mean the same thing to the network.
 LIFTER_FROM_COCO = {
     "pelvis": {"left_hip": 0.5, "right_hip": 0.5},
     "right_hip": {"right_hip": 1.0},
@@ -73,25 +78,48 @@ LIFTER_FROM_COCO = {
     "right_elbow": {"right_elbow": 1.0},
     "right_wrist": {"right_wrist": 1.0},
 }
-COCO_TO_LIFTER_MATRIX = np.zeros((NUM_JOINTS, len(COCO_JOINTS)), np.float32)
-for _i, _name in enumerate(JOINTS):
-    for _src, _w in LIFTER_FROM_COCO[_name].items():
-        COCO_TO_LIFTER_MATRIX[_i, _C[_src]] = _w
+LIFTER_FROM_H36M = {
+    **{name: {name: 1.0} for name in JOINTS},
+    "pelvis": {"left_hip": 0.5, "right_hip": 0.5},
+    "spine": {"left_hip": 0.25, "right_hip": 0.25, "left_shoulder": 0.25, "right_shoulder": 0.25},
+    "thorax": {"left_shoulder": 0.5, "right_shoulder": 0.5},
+    "neck_nose": {"neck_nose": 0.71, "head": 0.29},   # the nose
+    "head": {"neck_nose": 0.46, "head": 0.54},        # between the eyes
+}
 
 
-def coco_to_lifter(keypoints_coco, scores_coco=None):
-    """Convert COCO-17 keypoints to the lifter's 17 input joints.
+def _matrix(table, source_names):
+    index = {name: i for i, name in enumerate(source_names)}
+    m = np.zeros((NUM_JOINTS, len(source_names)), np.float32)
+    for i, name in enumerate(JOINTS):
+        for src, w in table[name].items():
+            m[i, index[src]] = w
+    return m
 
-    keypoints_coco: (..., 17, 2) pixels; scores_coco: (..., 17) or None.
+
+INPUT_MATRICES = {"coco17": _matrix(LIFTER_FROM_COCO, COCO_JOINTS),
+                  "h36m17": _matrix(LIFTER_FROM_H36M, JOINTS)}
+COCO_TO_LIFTER_MATRIX = INPUT_MATRICES["coco17"]
+
+
+def to_lifter_input(keypoints, scores=None, source="coco17"):
+    """Convert 2D keypoints of a source layout to the lifter's 17 input joints.
+
+    keypoints: (..., 17, 2) pixels; scores: (..., 17) or None; source: "coco17" | "h36m17".
     Returns (keypoints (..., 17, 2), scores (..., 17) or None). A joint built from
     several keypoints gets the lowest of their scores, so a missing (NaN) hip makes the
     pelvis missing too instead of pulling it halfway to nowhere.
     """
-    kp = np.asarray(keypoints_coco, dtype=np.float32)
-    out = np.einsum("jc,...cd->...jd", COCO_TO_LIFTER_MATRIX, kp)
-    if scores_coco is None:
+    m = INPUT_MATRICES[source]
+    kp = np.asarray(keypoints, dtype=np.float32)
+    out = np.einsum("jc,...cd->...jd", m, kp)
+    if scores is None:
         return out, None
-    sc = np.asarray(scores_coco, dtype=np.float32)
-    used = COCO_TO_LIFTER_MATRIX > 0
-    masked = np.where(used, sc[..., None, :], np.inf)
+    sc = np.asarray(scores, dtype=np.float32)
+    masked = np.where(m > 0, sc[..., None, :], np.inf)
     return out, masked.min(axis=-1)
+
+
+def coco_to_lifter(keypoints_coco, scores_coco=None):
+    """COCO-17 (..., 17, 2) -> lifter input joints; see to_lifter_input."""
+    return to_lifter_input(keypoints_coco, scores_coco, "coco17")
