@@ -96,12 +96,14 @@ def fill_gaps(joints_m):
 
 
 def solve_motion(joints_cam_m):
-    """Camera-frame joints (F, 17, 3) absolute metres, no NaN -> (offsets (17, 3) Y-up rest
-    offsets, nodes, root_yup (F, 3), local rotations (F, nodes, 3, 3))."""
-    X = joints_cam_m.astype(np.float64) @ CAMERA_TO_YUP.T
-    F = len(X)
-    lengths = np.array([0.0] + [np.median(np.linalg.norm(X[:, c] - X[:, p], axis=-1))
+    """Camera-frame joints (F, 17, 3) absolute metres, NaN frames allowed -> (offsets
+    (17, 3) Y-up rest offsets, nodes, root_yup (F, 3), local rotations (F, nodes, 3, 3))."""
+    observed = np.asarray(joints_cam_m, dtype=np.float64) @ CAMERA_TO_YUP.T
+    X = fill_gaps(observed)
+    # medians over the frames actually observed, not over the held copies filling gaps
+    lengths = np.array([0.0] + [np.nanmedian(np.linalg.norm(observed[:, c] - observed[:, p], axis=-1))
                                 for c, p in enumerate(PARENTS) if p >= 0])
+    F = len(X)
     offsets = REST_DIRECTION * lengths[:, None]
     nodes = _nodes(offsets)
     G = np.zeros((len(nodes), F, 3, 3))
@@ -131,9 +133,8 @@ def write_bvh(path, joints_cam_m, fps):
     the nearest valid one) as a BVH file. Returns the number of frames."""
     if fps <= 0:
         raise ValueError(f"BVH export: frame rate {fps} is not positive")
-    X = fill_gaps(np.asarray(joints_cam_m, dtype=np.float64))
-    offsets, nodes, root, local = solve_motion(X)
-    F = len(X)
+    offsets, nodes, root, local = solve_motion(joints_cam_m)
+    F = len(root)
     euler = Rotation.from_matrix(local.reshape(-1, 3, 3)).as_euler("ZXY", degrees=True).reshape(F, len(nodes), 3)
     lines = ["HIERARCHY"]
 
