@@ -204,6 +204,7 @@ def run(args):
 
         def on_signal(signum, _frame):
             pipeline.request_stop(signal.Signals(signum).name)
+            signal.signal(signum, signal.SIG_DFL)  # a second Ctrl-C / TERM ends at once
         signal.signal(signal.SIGINT, on_signal)
         signal.signal(signal.SIGTERM, on_signal)
         try:

@@ -219,3 +219,22 @@ def test_truncated_video_finishes_gracefully(weights, tmp_path):
     assert "decoding stopped at frame" in result.stderr
     n = len((tmp_path / "out" / "poses.jsonl").read_text().splitlines())
     assert 0 < n < 230 and (tmp_path / "out" / "poses.npz").exists()
+
+
+def test_snapshot_splits_the_rendered_video(offline_run, tmp_path):
+    from app.snapshot import main as snapshot
+    _, out = offline_run
+    assert snapshot([str(out / "overlay.mp4"), "--frame", "5", "--out", str(tmp_path)]) == 0
+    overlay, view = cv2.imread(str(tmp_path / "overlay.png")), cv2.imread(str(tmp_path / "viewer.png"))
+    assert overlay.shape == (480, 854, 3) and view.shape == (480, 640, 3)
+    assert view[:, :, 1].max() > 200  # the colour bar / skeleton is drawn in the 3D half
+
+
+@pytest.mark.skipif(shutil.which("xvfb-run") is None, reason="needs Xvfb")
+@pytest.mark.parametrize("viewer", ["open3d", "opencv"])
+def test_windowed_viewers_run_under_xvfb(weights, viewer):
+    cmd = ["xvfb-run", "-a", *demo_cmd(weights, "--source", str(CLIP), "--max-frames", "5")]
+    cmd[cmd.index("--viewer") + 1] = viewer
+    result = subprocess.run(cmd, cwd=REPO, env=ENV, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "5 frames" in result.stdout and "running headless" not in result.stderr

@@ -1,0 +1,94 @@
+"""End-to-end speed of the demo pipeline, offline, on the real clip scaled to 640 px wide.
+
+    python benchmarks/pipeline_fps.py [--frames 230] [--refine uao-feature] [--json OUT]
+
+Runs exactly what `run_demo.py --viewer none --export DIR` runs (decode -> MediaPipe ->
+GUMLP + refinement -> exports) and prints end-to-end fps, per-stage ms and the share of
+frame time spent lifting + refining. The clip is first re-encoded once at 640 px wide
+(.cache/bench/), so decoding is measured at that size too. Without the shipped weights
+an untrained lifter of the same architecture is timed (speed does not depend on the
+weight values); the JSON says which.
+"""
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import cv2
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+CLIP = REPO / ".." / "shared" / "media" / "sports2d_demo.mp4"
+WIDTH = 640
+
+
+def clip_at_width(width):
+    """The clip re-encoded at `width` px (cached); returns its path."""
+    out = REPO / ".cache" / "bench" / f"sports2d_demo_{width}.mp4"
+    if out.exists():
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    cap = cv2.VideoCapture(str(CLIP))
+    fps = cap.get(cv2.CAP_PROP_FPS)
+    writer = None
+    tmp = out.with_suffix(".part.mp4")
+    while True:
+        ok, img = cap.read()
+        if not ok:
+            break
+        img = cv2.resize(img, (width, round(img.shape[0] * width / img.shape[1]) // 2 * 2),
+                         interpolation=cv2.INTER_AREA)
+        if writer is None:
+            writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, (img.shape[1], img.shape[0]))
+        writer.write(img)
+    writer.release()
+    cap.release()
+    tmp.rename(out)
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--frames", type=int, default=230, help="frames to process (the clip has 230)")
+    ap.add_argument("--refine", default="uao-feature", choices=("none", "uao", "uao-feature"))
+    ap.add_argument("--iters", type=int, default=4)
+    ap.add_argument("--weights", default="weights/gumlp_cmu.pt")
+    ap.add_argument("--json", metavar="OUT", help="also write the figures as JSON")
+    args = ap.parse_args()
+
+    from app.cli import parse_args, run
+    from lifter.model import GUMLP, save_lifter
+
+    with tempfile.TemporaryDirectory() as tmp:
+        weights = REPO / args.weights
+        trained = weights.exists()
+        if not trained:
+            weights = Path(tmp) / "untrained.pt"
+            save_lifter(GUMLP(), weights)
+        demo = parse_args(["--source", str(clip_at_width(WIDTH)), "--viewer", "none", "--export",
+                           str(Path(tmp) / "export"), "--max-frames", str(args.frames), "--refine", args.refine,
+                           "--iters", str(args.iters), "--weights", str(weights)])
+        summary = run(demo)
+
+    result = {
+        "fps": summary["fps"],
+        "stage_ms": summary["stage_ms"],
+        "lift_refine_share": summary["lift_refine_share"],
+        "frames": summary["frames"],
+        "frame_ms": round(1e3 / summary["fps"], 2) if summary["fps"] else None,
+        "width_px": WIDTH, "detector": "mediapipe", "refine": args.refine, "iters": args.iters,
+        "weights": "shipped" if trained else "untrained, same architecture",
+    }
+    print(f"end to end: {result['fps']:.1f} fps ({result['frame_ms']} ms/frame) over {result['frames']} frames, "
+          f"{WIDTH} px wide, mediapipe + {args.refine} x{args.iters}")
+    for stage, ms in result["stage_ms"].items():
+        print(f"  {stage:7s} {ms:7.2f} ms")
+    print(f"lifting + refinement: {100 * result['lift_refine_share']:.1f} % of frame time")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
