@@ -5,6 +5,7 @@ underscores); options given on the command line win over the config. configs/dem
 lists them all with their defaults.
 """
 import argparse
+import hashlib
 import json
 import os
 import signal
@@ -192,6 +193,7 @@ def run(args):
             "fps": source.fps, "image_size": list(source.size), "intrinsics": intr.as_dict(),
             "source": str(args.source), "live": live,
             "model": {"weights": str(weights), "config": model.config,
+                      "sha256": hashlib.sha256(weights.read_bytes()).hexdigest()[:16],
                       "meta": getattr(model, "meta", {})},
             "detector": {"name": detector.name, "version": detector.version},
             "refine": {"mode": refine.mode, "iters": refine.iters, "max_ms": refine.max_ms},

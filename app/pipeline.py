@@ -216,7 +216,7 @@ class Pipeline:
                 if not keep_going:
                     self.request_stop("window closed")
         finally:
-            self.request_stop(self.stopped_by)
+            self._stop.set()  # whatever ended the loop, the source stops reading
             for t in threads:
                 t.join(timeout=5.0)
             bar.close()
