@@ -133,25 +133,34 @@ class MMPoseDetector:
         person_min_score: mmdet box score threshold; min_person_score: drop people whose
           mean keypoint score is lower (also ends a track); min_score: lifter joints
           scored below it become NaN."""
-        import mmpose
-        from mmpose.apis import init_model
-
         if boxes not in BOX_SOURCES:
             raise ValueError(f"detector mmpose: unknown box source {boxes!r}, "
                              f"choose one of {', '.join(BOX_SOURCES)}")
         config_path = resolve_config(config)
         device = check_device(device)
-        try:
-            model = init_model(str(config_path), checkpoint=None, device="cpu")
-        except Exception as e:  # mmengine raises many types for a bad config
-            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-            raise ValueError(f"--det-config {config_path}: cannot build a model ({first})") from None
+        with warnings.catch_warnings():
+            # Known, harmless on this stack: mmengine still uses pkg_resources; mmcv-lite
+            # lacks the EDPose op; the packaged configs name their dataset file relative
+            # to the mmpose repository.
+            warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
+            warnings.filterwarnings("ignore", message=".*MultiScaleDeformableAttention")
+            warnings.filterwarnings("ignore", message=".*metainfo config file")
+            import mmpose
+            from mmpose.apis import init_model
+            try:
+                model = init_model(str(config_path), checkpoint=None, device="cpu")
+            except Exception as e:  # mmengine raises many types for a bad config
+                first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+                raise ValueError(f"--det-config {config_path}: cannot build a model ({first})") from None
         if model.cfg.model.get("type") != "TopdownPoseEstimator":
             raise ValueError(f"--det-config {config_path}: not a top-down pose model")
         names = tuple(model.dataset_meta.get("keypoint_id2name", {}).values())
         if names != COCO_JOINTS:
             raise ValueError(f"--det-config {config_path}: not a COCO-17 keypoint model "
                              f"({len(names)} keypoints)")
+        if with_features and not hasattr(model.backbone, "stage4"):
+            raise ValueError(f"--det-config {config_path}: multi-scale features need an "
+                             "HRNet backbone")
         load_weights(model, checkpoint, config_path)
         model.test_cfg["flip_test"] = flip_test  # flip test doubles the cost; off for live use
         model.cfg.model.test_cfg.flip_test = flip_test
@@ -159,9 +168,6 @@ class MMPoseDetector:
 
         self._branch_maps = []
         if with_features:
-            if not hasattr(model.backbone, "stage4"):
-                raise ValueError(f"--det-config {config_path}: multi-scale features need an "
-                                 "HRNet backbone")
             for branch in model.backbone.stage4[-1].branches:
                 branch.register_forward_hook(lambda m, i, out: self._branch_maps.append(out))
         self.with_features = with_features

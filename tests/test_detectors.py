@@ -107,6 +107,7 @@ def test_empty_frame_gives_no_people(blazepose_static):
     (np.zeros((48, 64, 2), np.uint8), "shape"),
     ([[0, 1], [2, 3]], "numpy"),
     (np.zeros((0, 64, 3), np.uint8), "empty"),
+    (np.zeros((64, 0), np.uint8), "empty"),
 ])
 def test_bad_frames_are_one_line_errors(blazepose_static, frame, words):
     with pytest.raises(ValueError, match=words) as err:

@@ -1,0 +1,91 @@
+"""Milliseconds per frame of each 2D detector on the real clip, at 640x360 and at full
+resolution (1768x994). Frames are decoded beforehand, so only detection is timed.
+
+mediapipe: BlazePose full, tracking mode (as in the app on video).
+mmpose: HRNet-w32 256x192, flip test off, one whole-frame box per frame (the pose model
+  alone; the box source adds BlazePose's time when it is used). Without --mmpose-checkpoint
+  it runs random weights: the cost of the network does not depend on its weights.
+
+  .venv/bin/python benchmarks/detector_speed.py [--frames 40] [--json out.json]
+"""
+import argparse
+import json
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from detectors import make_detector  # noqa: E402
+
+CLIP = Path(__file__).resolve().parents[1] / ".." / "shared" / "media" / "sports2d_demo.mp4"
+WARMUP = 3
+
+
+def read_frames(path, count, size=None):
+    cap = cv2.VideoCapture(str(path))
+    frames = []
+    while len(frames) < count:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        frames.append(frame if size is None else cv2.resize(frame, size, interpolation=cv2.INTER_AREA))
+    cap.release()
+    if not frames:
+        raise SystemExit(f"{path}: no frames could be read")
+    return frames
+
+
+def time_detector(det, frames, label):
+    times_ms, found = [], 0
+    for i, frame in enumerate(tqdm(frames, desc=label, leave=False)):
+        t0 = time.perf_counter()
+        people = det(frame)
+        if i >= WARMUP:
+            times_ms.append((time.perf_counter() - t0) * 1e3)
+            found += bool(people)
+    t = np.array(times_ms)
+    return {"mean_ms": float(t.mean()), "median_ms": float(np.median(t)),
+            "p90_ms": float(np.percentile(t, 90)), "frames": len(t),
+            "found_fraction": found / len(t)}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--frames", type=int, default=40, help="frames per run (first 3 are warm-up)")
+    ap.add_argument("--backends", default="mediapipe,mmpose")
+    ap.add_argument("--mmpose-checkpoint", default="none", help="HRNet-w32 checkpoint (default: random)")
+    ap.add_argument("--json", help="also write the figures to this file")
+    args = ap.parse_args()
+    if args.frames <= WARMUP:
+        raise SystemExit(f"--frames {args.frames}: need more than {WARMUP} (warm-up)")
+
+    sizes = {"640x360": (640, 360), "full": None}
+    options = {"mediapipe": {},
+               "mmpose": {"checkpoint": args.mmpose_checkpoint, "static_image": True,
+                          "boxes": "frame", "min_person_score": 0.0}}
+    results = {}
+    for size_name, size in sizes.items():
+        frames = read_frames(CLIP, args.frames, size)
+        h, w = frames[0].shape[:2]
+        for backend in args.backends.split(","):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # the random-weights warning, known here
+                det = make_detector(backend, **options[backend])
+            r = time_detector(det, frames, f"{backend} {w}x{h}")
+            det.close()
+            r.update(backend=backend, version=det.version, resolution=f"{w}x{h}")
+            results[f"{backend}@{size_name}"] = r
+            print(f"{backend:10s} {w:4d}x{h:<4d} {r['mean_ms']:8.1f} ms/frame mean  "
+                  f"{r['median_ms']:8.1f} median  {r['p90_ms']:8.1f} p90  "
+                  f"person found in {r['found_fraction']:.0%} of {r['frames']} frames", flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
