@@ -200,14 +200,16 @@ class Pipeline:
         bar = tqdm(total=None if self.live else total, unit="frame", disable=not self.progress,
                    desc="live" if self.live else "offline", dynamic_ncols=True)
         done, with_people, latency = 0, 0, []
-        fps = 0.0
+        finished_at = deque(maxlen=ROLLING_FRAMES)  # for the HUD's rolling fps
+        drained = False
         try:
             while (frame := self._get(self.q_out)) is not END:
-                elapsed = time.monotonic() - t_start
-                fps = done / elapsed if done and elapsed > 0 else 0.0
+                span = finished_at[-1] - finished_at[0] if len(finished_at) > 1 else 0.0
+                fps = (len(finished_at) - 1) / span if span > 0 else 0.0
                 keep_going = self.outputs.handle(frame, self.hud_lines(frame, fps, self.dropped()))
                 self.times.add(frame.timings_ms)
                 latency.append((time.monotonic() - frame.captured_at) * 1e3)
+                finished_at.append(time.monotonic())
                 done += 1
                 with_people += bool(frame.people)
                 bar.update(1)
@@ -215,8 +217,11 @@ class Pipeline:
                     bar.set_postfix(dropped=self.dropped(), refresh=False)
                 if not keep_going:
                     self.request_stop("window closed")
+            drained = True
         finally:
             self._stop.set()  # whatever ended the loop, the source stops reading
+            if not drained:   # the outputs failed: nobody will take what the stages hold
+                self._abort.set()
             for t in threads:
                 t.join(timeout=5.0)
             bar.close()
