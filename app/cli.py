@@ -35,7 +35,7 @@ def build_parser():
                        "or FIFO")
     a("--mode", choices=("auto", "live", "offline"), default="auto",
       help="live: drop stale frames to bound latency; offline: every frame in order. "
-           "auto: live for cameras, URLs and FIFOs (default: %(default)s)")
+           "auto: live for cameras, URLs and FIFOs; a camera is always live (default: %(default)s)")
     a("--detector", choices=("mediapipe", "mmpose"), default="mediapipe",
       help="2D keypoint detector (default: %(default)s, embedded and offline)")
     a("--det-config", help="mediapipe: lite|full|heavy (default full); mmpose: model config path or name")

@@ -156,7 +156,7 @@ def open_source(spec, mode="auto"):
     """Open `spec` (camera index, URL, video, image file or folder, FIFO) as a source.
 
     mode: auto (live for cameras, URLs and FIFOs, offline otherwise) | live | offline.
-    Live-only sources (camera, URL) cannot be made offline. Raises ValueError with a
+    A camera is always live. Raises ValueError with a
     one-line message naming the source when it cannot be used.
     """
     if mode not in ("auto", "live", "offline"):
@@ -168,6 +168,8 @@ def open_source(spec, mode="auto"):
             raise ValueError(f"camera {spec}: cannot be opened (no such device or it is busy)")
         return _Live(cap, f"camera {spec}")
     if spec.lower().startswith(URL_SCHEMES):
+        if mode == "offline":  # e.g. a video file served over HTTP: every frame, in order
+            return _OfflineVideo(spec)
         cap = cv2.VideoCapture(spec, cv2.CAP_FFMPEG)
         if not cap.isOpened():
             raise ValueError(f"stream {spec}: cannot be opened (unreachable or not a video stream)")

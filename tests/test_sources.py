@@ -96,3 +96,12 @@ def test_live_stream_fast_consumer_gets_every_frame():
         got = [c.index for c in src.frames()]
         src.close()
     assert got == list(range(20)) and src.dropped == 0
+
+
+def test_stream_url_can_be_read_offline():
+    jpegs = clip_jpegs(10)
+    with MjpegServer(jpegs, fps=100) as url:
+        src = open_source(url, mode="offline")
+        got = [c.index for c in src.frames()]
+        src.close()
+    assert not src.live and got == list(range(10))
