@@ -166,6 +166,17 @@ def run(args):
     from .pipeline import Pipeline
     from .sources import open_source, warn
 
+    # Signals are caught from the start, so Ctrl-C / TERM while models load still ends cleanly.
+    stop = {"reason": None, "pipeline": None}
+
+    def on_signal(signum, _frame):
+        stop["reason"] = stop["reason"] or signal.Signals(signum).name
+        if stop["pipeline"] is not None:
+            stop["pipeline"].request_stop(stop["reason"])
+        signal.signal(signum, signal.SIG_DFL)  # a second Ctrl-C / TERM ends at once
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+
     if args.viewer != "none" and not has_display():
         warn(f"no display: running headless (--viewer none instead of {args.viewer})")
         args.viewer = "none"
@@ -199,16 +210,17 @@ def run(args):
             "refine": {"mode": refine.mode, "iters": refine.iters, "max_ms": refine.max_ms},
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
-        outputs = Outputs(args.viewer, args.export, json.loads(json.dumps(meta, default=str)),
-                          args.render_video, args.render_height, source.fps)
+        try:
+            outputs = Outputs(args.viewer, args.export, json.loads(json.dumps(meta, default=str)),
+                              args.render_video, args.render_height, source.fps)
+        except BaseException:
+            detector.close()
+            raise
         pipeline = Pipeline(source, detector, model, intrinsics_for, refine, outputs, live,
                             args.max_frames, args.det_width, args.device, args.progress)
-
-        def on_signal(signum, _frame):
-            pipeline.request_stop(signal.Signals(signum).name)
-            signal.signal(signum, signal.SIG_DFL)  # a second Ctrl-C / TERM ends at once
-        signal.signal(signal.SIGINT, on_signal)
-        signal.signal(signal.SIGTERM, on_signal)
+        stop["pipeline"] = pipeline
+        if stop["reason"]:
+            pipeline.request_stop(stop["reason"])
         try:
             summary = pipeline.run()
         finally:

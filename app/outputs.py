@@ -7,6 +7,7 @@ import cv2
 
 from .exports import PoseRecorder
 from .render import annotate, draw_sigma_legend, side_by_side
+from .viewer import WINDOW_LEFT_PX, WINDOW_TOP_PX, SkeletonViewer
 
 VIDEO = "overlay.mp4"
 WINDOW = "pose overlay (q / Esc to quit)"
@@ -21,9 +22,9 @@ class Outputs:
         self.recorder = PoseRecorder(export_dir, meta or {}) if export_dir else None
         self.video_path = Path(export_dir) / VIDEO if render_video else None
         self._video = None
+        self._first_show = True
         self.view3d = None
         if viewer != "none" or render_video:
-            from .viewer import SkeletonViewer
             side = round(render_height_px * 4 / 3)
             self.view3d = SkeletonViewer(side, render_height_px, visible=(viewer == "open3d"))
 
@@ -49,6 +50,11 @@ class Outputs:
                                               self.fps, (picture.shape[1], picture.shape[0]))
             self._video.write(picture)
         if self.viewer_mode != "none":
+            if self._first_show:
+                cv2.namedWindow(WINDOW, cv2.WINDOW_AUTOSIZE)
+                cv2.moveWindow(WINDOW, WINDOW_LEFT_PX + (self.view3d.width + 20 if self.viewer_mode == "open3d"
+                                                         else 0), WINDOW_TOP_PX)
+                self._first_show = False
             cv2.imshow(WINDOW, picture)
             if cv2.waitKey(1) & 0xFF in (ord("q"), 27):
                 keep_going = False

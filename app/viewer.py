@@ -25,6 +25,7 @@ VIEW_FOV_DEG = 55.0
 FOLLOW = 0.25  # per-frame smoothing of the followed point, so the camera does not jitter
 BAR_STEPS = 12
 BACKGROUND = (0.12, 0.12, 0.14)
+WINDOW_LEFT_PX, WINDOW_TOP_PX = 40, 40  # the OpenCV overlay window goes to its right
 
 
 def _grid_lines(half, step):
@@ -48,7 +49,8 @@ class SkeletonViewer:
         self.vis = o3d.visualization.VisualizerWithKeyCallback()
         for key in (ord("Q"), 256):  # q and Esc close the window like the OpenCV one
             self.vis.register_key_callback(key, self._on_close_key)
-        if not self.vis.create_window(window_name=title, width=width, height=height, visible=visible):
+        if not self.vis.create_window(window_name=title, width=width, height=height, left=WINDOW_LEFT_PX,
+                                      top=WINDOW_TOP_PX, visible=visible):
             raise RuntimeError("3D viewer: Open3D could not create a window (no display / OpenGL)")
         opt = self.vis.get_render_option()
         opt.background_color = np.array(BACKGROUND)
