@@ -11,6 +11,7 @@ weight values); the JSON says which.
 """
 import argparse
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -79,12 +80,15 @@ def main():
         "frame_ms": round(1e3 / summary["fps"], 2) if summary["fps"] else None,
         "width_px": WIDTH, "detector": "mediapipe", "refine": args.refine, "iters": args.iters,
         "weights": "shipped" if trained else "untrained, same architecture",
+        # other work on the machine skews every figure: record how busy it was
+        "load_avg_1min": round(os.getloadavg()[0], 2), "cpus": os.cpu_count(),
     }
     print(f"end to end: {result['fps']:.1f} fps ({result['frame_ms']} ms/frame) over {result['frames']} frames, "
           f"{WIDTH} px wide, mediapipe + {args.refine} x{args.iters}")
     for stage, ms in result["stage_ms"].items():
         print(f"  {stage:7s} {ms:7.2f} ms")
-    print(f"lifting + refinement: {100 * result['lift_refine_share']:.1f} % of frame time")
+    print(f"lifting + refinement: {100 * result['lift_refine_share']:.1f} % of frame time "
+          f"(load average {result['load_avg_1min']} on {result['cpus']} CPUs)")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(result, indent=1))
