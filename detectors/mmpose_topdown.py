@@ -67,7 +67,7 @@ def missing_checkpoint_message(config_path):
             f"weights (testing only)")
 
 
-def read_checkpoint(checkpoint):
+def read_checkpoint(checkpoint, flag="--det-checkpoint"):
     """Local file or http(s) URL -> state dict of tensors, always loaded weights_only."""
     mmpose_compat.allow_numpy_in_checkpoints()
     try:
@@ -76,20 +76,20 @@ def read_checkpoint(checkpoint):
                                                       weights_only=True)
         else:
             if not Path(checkpoint).expanduser().is_file():
-                raise ValueError(f"--det-checkpoint {checkpoint}: no such file")
+                raise ValueError(f"{flag} {checkpoint}: no such file")
             ckpt = torch.load(Path(checkpoint).expanduser(), map_location="cpu", weights_only=True)
     except ValueError:
         raise
     except Exception as e:  # unpickling/zip/network errors come in many types
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise ValueError(f"--det-checkpoint {checkpoint}: cannot be read ({first})") from None
+        raise ValueError(f"{flag} {checkpoint}: cannot be read ({first})") from None
     state = ckpt.get("state_dict", ckpt) if isinstance(ckpt, dict) else None
     if not state or not all(torch.is_tensor(v) for v in state.values()):
-        raise ValueError(f"--det-checkpoint {checkpoint}: holds no model weights (state_dict)")
+        raise ValueError(f"{flag} {checkpoint}: holds no model weights (state_dict)")
     return state
 
 
-def load_weights(model, checkpoint, config_path):
+def load_weights(model, checkpoint, config_path, flag="--det-checkpoint"):
     """Load a checkpoint into a built model; None is an error, "none" keeps random weights."""
     if checkpoint is None:
         raise ValueError(missing_checkpoint_message(config_path))
@@ -98,13 +98,13 @@ def load_weights(model, checkpoint, config_path):
                       "(--det-checkpoint none); its keypoints are meaningless", stacklevel=3)
         return
     try:
-        missing, _ = model.load_state_dict(read_checkpoint(checkpoint), strict=False)
+        missing, _ = model.load_state_dict(read_checkpoint(checkpoint, flag), strict=False)
     except RuntimeError as e:  # shape mismatches
         first = str(e).strip().splitlines()[-1].strip()
-        raise ValueError(f"--det-checkpoint {checkpoint}: does not fit {Path(config_path).name} "
+        raise ValueError(f"{flag} {checkpoint}: does not fit {Path(config_path).name} "
                          f"({first})") from None
     if missing:
-        raise ValueError(f"--det-checkpoint {checkpoint}: does not fit {Path(config_path).name} "
+        raise ValueError(f"{flag} {checkpoint}: does not fit {Path(config_path).name} "
                          f"({len(missing)} weights missing, e.g. {missing[0]})")
 
 
@@ -124,20 +124,24 @@ class MMPoseDetector:
     def __init__(self, config=None, checkpoint=None, device="cpu", static_image=False,
                  with_features=False, flip_test=False, boxes="mediapipe", person_config=None,
                  person_checkpoint=None, person_min_score=0.5, min_person_score=0.3,
-                 min_score=0.0):
+                 track_min_score=0.3, min_score=0.0):
         """config: MMPose top-down COCO-17 config (path or packaged name), default HRNet-w32.
         checkpoint: file or URL (required), "none" for random weights (tests only).
         static_image: no tracking; every frame gets boxes from the box source.
         boxes: "mediapipe" (embedded detector's box) | "frame" (whole frame), used when no
           mmdet person detector (person_config + person_checkpoint) is given.
         person_min_score: mmdet box score threshold; min_person_score: drop people whose
-          mean keypoint score is lower (also ends a track); min_score: lifter joints
+          mean keypoint score is lower (also ends a track); track_min_score: keypoints
+          scored at least this make the next frame's box; min_score: lifter joints
           scored below it become NaN."""
         if boxes not in BOX_SOURCES:
             raise ValueError(f"detector mmpose: unknown box source {boxes!r}, "
                              f"choose one of {', '.join(BOX_SOURCES)}")
         config_path = resolve_config(config)
         device = check_device(device)
+        self.person_detector = None
+        if person_config or person_checkpoint:
+            self.person_detector = _make_person_detector(person_config, person_checkpoint, device)
         with warnings.catch_warnings():
             # Known, harmless on this stack: mmengine still uses pkg_resources; mmcv-lite
             # lacks the EDPose op; the packaged configs name their dataset file relative
@@ -176,15 +180,13 @@ class MMPoseDetector:
         self.input_size = tuple(int(v) for v in affine["input_size"])
         self.use_udp = bool(affine.get("use_udp", False))
 
-        self.person_detector = None
-        if person_config or person_checkpoint:
-            self.person_detector = _make_person_detector(person_config, person_checkpoint, device)
         self.boxes = boxes
         self._box_finder = None
         self.tracking = not static_image
         self._previous = []
         self.person_min_score = person_min_score
         self.min_person_score = min_person_score
+        self.track_min_score = track_min_score
         self.min_score = min_score
         weights = "random-weights" if str(checkpoint).lower() == "none" else Path(str(checkpoint)).name
         self.version = f"mmpose {mmpose.__version__} {config_path.stem} {weights}"
@@ -240,7 +242,8 @@ class MMPoseDetector:
 
     def _tracked(self, person, shape):
         """The person with next frame's box (from this frame's keypoints), or None."""
-        box = keypoints_bbox(person.source_keypoints_px, person.source_scores, pad=0.1)
+        box = keypoints_bbox(person.source_keypoints_px, person.source_scores,
+                             self.track_min_score, pad=0.1)
         if box is None:
             return None
         h, w = shape[:2]
@@ -269,7 +272,7 @@ def _make_person_detector(config, checkpoint, device):
     if not Path(config).is_file():
         raise ValueError(f"person detector config {config}: no such file")
     model = init_detector(str(config), checkpoint=None, device=device)
-    load_weights(model, checkpoint, config)
+    load_weights(model, checkpoint, config, flag="person detector checkpoint")
 
     def detect(bgr, min_score):
         inst = inference_detector(model, bgr).pred_instances.cpu().numpy()

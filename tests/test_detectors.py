@@ -248,6 +248,22 @@ def test_mmpose_boxes_from_the_embedded_detector(hrnet_checkpoint, still, blazep
         det.close()
 
 
+def test_mmpose_tracking_takes_the_box_from_the_previous_keypoints(hrnet_checkpoint, still):
+    det = make_detector("mmpose", checkpoint=str(hrnet_checkpoint[0]), min_person_score=0.0,
+                        track_min_score=0.0)
+    try:
+        first = det(still)[0]  # no track yet: BlazePose's box around the man
+        assert first.bbox_xyxy[2] < 200
+        second = det(still)[0]
+    finally:
+        det.close()
+    found = np.clip(first.source_keypoints_px[first.source_scores > 0], 0, [639, 479])
+    x0, y0, x1, y1 = second.bbox_xyxy
+    assert np.abs(second.bbox_xyxy - first.bbox_xyxy).max() > 5  # a new box ...
+    assert np.all((found >= [x0, y0]) & (found <= [x1, y1]))     # ... around the keypoints (clipped to the image)
+    assert x1 < 400  # which lie in the first box's crop, away from the frame's right side
+
+
 def test_mmpose_missing_checkpoint_says_where_to_get_one():
     with pytest.raises(ValueError, match="--det-checkpoint") as err:
         make_detector("mmpose")

@@ -1,0 +1,148 @@
+"""GUMLP, checkpoints, the training CLI (quick mode) and the evaluation CLI on a small
+Human3.6M-layout npz written here, and on held-out mocap."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from lifter import camera, evaluate, h36m, train
+from lifter.data import load_trials
+from lifter.model import GUMLP, adjacency_kernels, load_lifter, save_lifter
+
+ACTIONS = ("Directions 1", "Walking", "SittingDown 2")
+
+
+def test_gumlp_shapes_and_split():
+    m = GUMLP(width=32, blocks=2).eval()
+    x = torch.randn(5, 17, 2)
+    mu, s = m(x)
+    assert mu.shape == (5, 17, 3) and s.shape == (5, 17)
+    mu2, s2 = m.decode(m.encode(x))
+    assert torch.allclose(mu, mu2) and torch.allclose(s, s2)
+    assert not any("A" in k.split(".")[-1] for k in m.state_dict())  # adjacency is not a weight
+    A = adjacency_kernels()
+    assert A.shape == (4, 17, 17)
+    np.testing.assert_allclose(A.sum(-1)[A.sum(-1) > 0], 1.0, atol=1e-6)
+
+
+def test_checkpoint_round_trip_and_errors(tmp_path):
+    m = GUMLP(width=32, blocks=1)
+    save_lifter(m, tmp_path / "ok.pt")
+    back = load_lifter(tmp_path / "ok.pt")
+    x = torch.randn(2, 17, 2)
+    with torch.inference_mode():
+        assert torch.allclose(m.eval()(x)[0], back(x)[0])
+    ck = torch.load(tmp_path / "ok.pt", weights_only=True)
+    ck["state_dict"]["embed.1.weight"] = torch.zeros(7, 64)
+    torch.save(ck, tmp_path / "shape.pt")
+    with pytest.raises(ValueError, match=r"shape\.pt: does not fit GUMLP") as e:
+        load_lifter(tmp_path / "shape.pt")
+    assert "\n" not in str(e.value)
+    torch.save({"hello": 1}, tmp_path / "foreign.pt")
+    with pytest.raises(ValueError, match="not a GUMLP checkpoint"):
+        load_lifter(tmp_path / "foreign.pt")
+    (tmp_path / "junk.pt").write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="not a loadable checkpoint"):
+        load_lifter(tmp_path / "junk.pt")
+    with pytest.raises(ValueError, match="file not found"):
+        load_lifter(tmp_path / "missing.pt")
+
+
+@pytest.fixture(scope="module")
+def quick_weights(tmp_path_factory, shared):
+    out = tmp_path_factory.mktemp("w") / "quick.pt"
+    hist = train.main(["--quick", "--mocap", str(shared / "data" / "hdm05-subset"), str(shared / "data" / "cmu-bvh"),
+                       "--val-subjects", "HDM_tr", "bvh_75_19", "--out", str(out)])
+    assert out.is_file() and (out.parent / "quick.pt.state.pt").is_file()
+    assert len(hist) == 2 and np.isfinite(hist[-1]["val_mpjpe_mm"])
+    return out
+
+
+def test_training_resumes(quick_weights, shared):
+    hist = train.main(["--quick", "--mocap", str(shared / "data" / "hdm05-subset"), "--val-subjects", "HDM_tr",
+                       "--out", str(quick_weights), "--resume", "--steps", "70", "--val-every", "10"])
+    assert [h["step"] for h in hist][-2:] == [60, 70]  # continued from 60, not restarted
+
+
+def _write_h36m(folder, shared):
+    """A tiny Human3.6M-layout dataset from real mocap frames, with the published cameras."""
+    trial = [t for t in load_trials([str(shared / "data" / "cmu-bvh")])][0]
+    cams = h36m.load_cameras()
+    pos3, pos2 = {}, {}
+    for si, subject in enumerate(("S9", "S11")):
+        pos3[subject], pos2[subject] = {}, {}
+        for ai, action in enumerate(ACTIONS):
+            y_up = trial.points[ai * 40 + si * 10: ai * 40 + si * 10 + 12, :17].astype(np.float64)
+            z_up = np.stack([y_up[..., 0], -y_up[..., 2], y_up[..., 1]], -1)
+            z_up[..., :2] -= z_up[:, :1, :2]  # stand at the middle of the capture space
+            full = np.zeros((len(z_up), 32, 3))
+            full[:, list(h36m.KEEP_32_TO_17)] = z_up
+            pos3[subject][action] = full
+            views = []
+            for cid in h36m.CAMERA_IDS:
+                c = cams[subject][cid]
+                pc = camera.world_to_camera(z_up, np.array(c["R_world_to_cam"]), np.array(c["T_cam_centre_world_mm"]) / 1000)
+                views.append(_h36m_published_projection(pc, c))
+            pos2[subject][action] = views
+    np.savez(folder / "data_3d_h36m.npz", positions_3d=pos3)
+    np.savez(folder / "data_2d_h36m_gt.npz", positions_2d=pos2,
+             metadata={"layout_name": "h36m", "num_joints": 17, "keypoints_symmetry": [[4, 5, 6, 11, 12, 13], [1, 2, 3, 14, 15, 16]]})
+
+
+def _h36m_published_projection(pc, c):
+    """The distortion formula of ../shared/reference/h36m-skeleton.md, written out
+    independently of lifter.camera."""
+    x, y = pc[..., 0] / pc[..., 2], pc[..., 1] / pc[..., 2]
+    r2 = x * x + y * y
+    k, (q1, q2) = c["k"], (c["p"][1], c["p"][0])
+    radial = 1 + k[0] * r2 + k[1] * r2 ** 2 + k[2] * r2 ** 3
+    tan = q1 * x + q2 * y
+    xd, yd = x * (radial + tan) + q1 * r2, y * (radial + tan) + q2 * r2
+    return np.stack([xd * c["f"][0] + c["c"][0], yd * c["f"][1] + c["c"][1]], -1)
+
+
+def test_h36m_loader_matches_published_projection(tmp_path, shared):
+    _write_h36m(tmp_path, shared)
+    seqs = h36m.load_sequences(tmp_path, "gt", ("S9", "S11"))
+    assert len(seqs) == 2 * len(ACTIONS) * 4
+    for s in seqs:
+        np.testing.assert_allclose(s.joints_m[:, 0], 0.0, atol=1e-9)
+        px = camera.project(s.joints_m + s.root_m[:, None], s.intr)
+        assert np.abs(px - s.keypoints_px).max() < 0.5  # our OpenCV mapping of the h36m terms
+
+
+def test_evaluate_on_h36m_layout(tmp_path, shared, quick_weights):
+    _write_h36m(tmp_path, shared)
+    out = tmp_path / "res.json"
+    res = evaluate.main(["--weights", str(quick_weights), "--h36m", str(tmp_path), "--keypoints", "gt",
+                         "--subjects", "S9,S11", "--flip", "--json", str(out)])
+    saved = json.loads(out.read_text())
+    for key in ("mpjpe_mm", "p_mpjpe_mm", "per_action", "per_joint_mpjpe_mm", "sigma_error_pearson",
+                "sigma_error_spearman", "frames", "ms_per_frame", "refine", "root_error_mm"):
+        assert key in saved
+    assert set(saved["per_action"]) == {"Directions", "Walking", "SittingDown"}
+    assert saved["frames"] == 2 * len(ACTIONS) * 4 * 12
+    assert len(saved["per_joint_mpjpe_mm"]) == 17
+    assert 0 < saved["p_mpjpe_mm"] <= saved["mpjpe_mm"] < 1000
+    assert res["refine"] == "none"
+
+
+def test_evaluate_on_heldout_mocap(tmp_path, shared, quick_weights):
+    res = evaluate.main(["--weights", str(quick_weights), "--mocap", str(shared / "data" / "hdm05-subset"),
+                         "--subjects", "HDM_tr", "--samples", "300"])
+    assert res["frames"] == 300 and set(res["per_action"]) <= {"squat1Reps", "lieDownFloor", "depositFloorR"}
+
+
+def test_evaluate_bad_inputs_exit_with_one_line(tmp_path, quick_weights):
+    (tmp_path / "data_3d_h36m.npz").write_bytes(b"garbage")
+    with pytest.raises(SystemExit) as e:
+        evaluate.main(["--weights", str(quick_weights), "--h36m", str(tmp_path)])
+    assert "data_3d_h36m.npz: unreadable npz" in str(e.value)
+    np.savez(tmp_path / "data_3d_h36m.npz", other=np.zeros(3))
+    with pytest.raises(SystemExit) as e:
+        evaluate.main(["--weights", str(quick_weights), "--h36m", str(tmp_path)])
+    assert "no 'positions_3d' array" in str(e.value)
+    with pytest.raises(SystemExit) as e:
+        evaluate.main(["--weights", str(tmp_path / "nope.pt"), "--h36m", str(tmp_path)])
+    assert "nope.pt: file not found" in str(e.value)
