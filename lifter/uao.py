@@ -23,13 +23,14 @@ size, and the Adam lr on the input latent means the same thing as on the residua
 """
 import math
 import time
+import weakref
 from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 
 from .camera import pixels_to_rays, project, solve_root
-from .normalise import fill_missing, normalise_keypoints
+from .normalise import fill_missing, normalise_keypoints, normalise_rays
 from .skeleton import NUM_JOINTS
 
 MODES = ("none", "uao", "uao-feature")
@@ -112,40 +113,198 @@ def _norm(v):
     return torch.sqrt((v * v).sum(-1) + 1e-12)
 
 
+def _uncertainty(mu, mu0, s):
+    """(B,) the authors' term: mean_j ||mu_j - mu0_j|| exp(-s_j), s detached."""
+    return (_norm(mu - mu0) * torch.exp(-s)).mean(-1)
+
+
 class _Problem:
     """The per-frame constants of one refinement, as tensors on the device.
 
-    rays (B, 17, 2) undistorted detected rays (missing joints filled, weight 0);
-    w (B, 17) normalised projection weights (sum 1 per frame, or all 0);
-    inv_scale (B, 1) 1 / RMS spread of the rays: residuals in network-input units.
+    rays (B, 17, 2) undistorted detected rays (missing joints filled, weight 0),
+    w (B, 17) projection weights normalised to sum 1 per frame (or all 0),
+    inv_scale (B, 1) 1 / RMS spread of the rays (residuals in network-input units),
+    G (B, 17, 3, 3): the closed-form root as a linear map of the root-relative joints.
+
+    With the rays and weights fixed, camera.solve_root's normal equations have a
+    constant matrix K = sum_j w_j A_j^T A_j and a right-hand side linear in the joints,
+    so T = sum_j K^-1 w_j C_j X_j: one small einsum per iteration instead of a batched
+    solve, and an exact gradient through the root for free.
     """
 
-    def __init__(self, rays, weights, device):
+    def __init__(self, rays, weights, device, min_depth_m=0.3):
         centred = rays - rays[:, :1]
         scale = np.sqrt((centred ** 2).sum(-1).mean(-1))
-        wsum = weights.sum(-1, keepdims=True)
-        self.rays = torch.as_tensor(rays, dtype=torch.float32, device=device)
-        self.w_solve = torch.as_tensor(weights, dtype=torch.float32, device=device)
-        self.w = torch.as_tensor(weights / np.maximum(wsum, 1e-12), dtype=torch.float32, device=device)
-        self.inv_scale = torch.as_tensor(1.0 / np.maximum(scale, 1e-6), dtype=torch.float32,
-                                         device=device)[:, None]
+        x, y, w = rays[..., 0], rays[..., 1], weights
+        zero, one = np.zeros_like(x), np.ones_like(x)
+        # C_j X = A_j^T b_j with A_j = [[1, 0, -x], [0, 1, -y]], b_j = [x Z - X, y Z - Y]
+        C = np.stack([np.stack([-one, zero, x], -1), np.stack([zero, -one, y], -1),
+                      np.stack([x, y, -(x * x + y * y)], -1)], -2)  # (B, 17, 3, 3)
+        A = np.stack([np.stack([one, zero, -x], -1), np.stack([zero, one, -y], -1)], -2)
+        K = np.einsum("bj,bjki,bjkl->bil", w, A, A) + np.eye(3) * 1e-9
+        G = np.einsum("bik,bj,bjkl->bjil", np.linalg.inv(K), w, C)
+        wsum = w.sum(-1, keepdims=True)
+        as_t = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float32, device=device)  # noqa: E731
+        self.rays, self.G = as_t(rays), as_t(G)
+        self.w = as_t(w / np.maximum(wsum, 1e-12))
+        self.inv_scale = as_t(1.0 / np.maximum(scale, 1e-6))[:, None, None]
+        self.min_depth_m = min_depth_m
 
     def root(self, rel):
-        return solve_root(rel, self.rays, self.w_solve)
+        """(B, 3) least-squares root of rel (B, 17, 3), as camera.solve_root, with its
+        guard: the root is pushed back until every joint is min_depth_m in front."""
+        T = torch.einsum("bjil,bjl->bi", self.G, rel)
+        zmin = (self.min_depth_m - rel[..., 2]).amax(-1, keepdim=True)
+        return torch.cat([T[:, :2], torch.maximum(T[:, 2:], zmin)], -1)
 
     def projection(self, rel, root):
         """(B,) score-weighted mean distance of projected joints to the detected rays."""
         p = rel + root[:, None]
-        # solve_root keeps every joint >= 0.3 m in front; the clamp only guards a jointly
+        # root() keeps every joint >= 0.3 m in front; the clamp only guards a jointly
         # optimised root from dividing by ~0 depth.
         z = p[..., 2:].clamp(min=0.05)
-        e = (p[..., :2] / z - self.rays) * self.inv_scale[..., None]
+        e = (p[..., :2] / z - self.rays) * self.inv_scale
         return (_norm(e) * self.w).sum(-1)
 
+    def gradients(self, mu, mu0, s, options, root=None):
+        """d loss / d mu (B, 17, 3) (and d loss / d root when the root is a latent)."""
+        with torch.enable_grad():
+            mu = mu.detach().requires_grad_(True)
+            rel = mu - mu[:, :1]
+            loss = options.lambda_unc * _uncertainty(mu, mu0, s)
+            if options.lambda_proj > 0:
+                loss = loss + options.lambda_proj * self.projection(rel, self.root(rel) if root is None else root)
+            inputs = (mu,) if root is None else (mu, root)
+            grads = torch.autograd.grad(loss.sum(), inputs, allow_unused=True)
+        return [torch.zeros_like(t) if g is None else g for t, g in zip(inputs, grads)]
 
-def _uncertainty(mu, mu0, s):
-    """(B,) the authors' term: mean_j ||mu_j - mu0_j|| exp(-s_j), s detached."""
-    return (_norm(mu - mu0) * torch.exp(-s)).mean(-1)
+
+def _gelu_bw(grad, pre):
+    return torch.ops.aten.gelu_backward(grad, pre)
+
+
+def _ln_bw(grad, inp, mean, rstd, weight):
+    return torch.ops.aten.native_layer_norm_backward(grad, inp, inp.shape[-1:], mean, rstd, weight, None,
+                                                     [True, False, False])[0]
+
+
+class _Fast:
+    """GUMLP's forward and its input-gradient (VJP) written out by hand on the frozen
+    weights: the same arithmetic as lifter.model (checked against autograd in the
+    tests) with fewer kernels, no autograd bookkeeping and no weight gradients. At
+    batch 1 the lifter is bound by per-kernel overhead, not by arithmetic, so this is
+    what makes the input latent affordable. Folds that are exact in eval mode:
+    the embedding's two linears (no activation between) into one; each head's
+    LayerNorm affine and two linears into one matrix, both heads stacked (B, 17, 4);
+    the graph convolution's sum over kernels into one (17, 17 K) matrix product.
+    """
+
+    def __init__(self, model):
+        W = lambda t: t.detach()  # noqa: E731
+        e1, e2 = model.embed[0], model.embed[1]
+        self.E = W(e2.weight @ e1.weight)                      # (C, 2)
+        self.e = W(e2.weight @ e1.bias + e2.bias)
+        self.blocks = []
+        for blk in model.blocks:
+            A = blk.gcn.A                                       # (K, J, J)
+            K, J, _ = A.shape
+            self.blocks.append(dict(
+                ln0=(W(blk.gcn_norm.weight), W(blk.gcn_norm.bias), blk.gcn_norm.eps),
+                P=(W(blk.gcn.proj.weight), W(blk.gcn.proj.bias)),
+                Ahat=A.permute(1, 2, 0).reshape(J, J * K).contiguous(),
+                ln1=(W(blk.channel.norm.weight), W(blk.channel.norm.bias), blk.channel.norm.eps),
+                down=(W(blk.channel.down.weight), W(blk.channel.down.bias)),
+                mid=(W(blk.channel.mid.weight), W(blk.channel.mid.bias)),
+                up=(W(blk.channel.up.weight), W(blk.channel.up.bias)),
+                ln2=(W(blk.joint.norm.weight), W(blk.joint.norm.bias), blk.joint.norm.eps),
+                l=[(W(m.weight), W(m.bias)) for m in (blk.joint.l1, blk.joint.l2, blk.joint.l3,
+                                                       blk.joint.l4, blk.joint.l5)]))
+        heads = []
+        for h in (model.mean_head, model.sigma_head):
+            w2w1 = h.fc2.weight @ h.fc1.weight
+            heads.append((w2w1 * h.norm.weight, h.fc2.weight @ (h.fc1.weight @ h.norm.bias + h.fc1.bias) + h.fc2.bias))
+        # both heads normalise the same feature; they share one normalisation (same eps)
+        self.H = W(torch.cat([heads[0][0], heads[1][0]]))      # (4, C): mu xyz, s
+        self.h = W(torch.cat([heads[0][1], heads[1][1]]))
+        self.head_eps = model.mean_head.norm.eps
+
+    def encode(self, z, cache=None):
+        """(B, 17, 2) -> feature (B, 17, C); with a list `cache`, keep what vjp needs."""
+        F = torch.nn.functional
+        x = F.linear(z, self.E, self.e)
+        for b in self.blocks:
+            B, J, C = x.shape
+            a, m0, r0 = torch.native_layer_norm(x, (C,), *b["ln0"])
+            x1 = x + torch.matmul(b["Ahat"], F.linear(a, *b["P"]).view(B, -1, C))
+            c, m1, r1 = torch.native_layer_norm(x1, (C,), *b["ln1"])
+            d = F.linear(c, *b["down"])
+            h1 = F.gelu(d)
+            md = F.linear(h1, *b["mid"])
+            t = x1.transpose(1, 2).contiguous()
+            tn, m2, r2 = torch.native_layer_norm(t, (J,), *b["ln2"])
+            l1, l2, l3, l4, l5 = b["l"]
+            e1 = F.linear(tn, *l1)
+            g1 = F.gelu(e1)
+            e2 = F.linear(g1, *l2)
+            g2 = F.gelu(e2)
+            e3 = F.linear(g2, *l3)
+            h3 = F.gelu(e3) + g2
+            e4 = F.linear(h3, *l4)
+            h4 = F.gelu(e4) + g1
+            out = x1 + F.linear(F.gelu(md) + h1, *b["up"]) + F.linear(h4, *l5).transpose(1, 2)
+            if cache is not None:
+                cache.append((x, m0, r0, x1, m1, r1, d, md, t, m2, r2, e1, e2, e3, e4))
+            x = out
+        return x
+
+    def encode_vjp(self, grad, cache):
+        """d loss / d feature (B, 17, C) -> d loss / d input (B, 17, 2)."""
+        for b, (x, m0, r0, x1, m1, r1, d, md, t, m2, r2, e1, e2, e3, e4) in zip(self.blocks[::-1], cache[::-1]):
+            B, J, C = x.shape
+            l1, l2, l3, l4, l5 = b["l"]
+            # joint MLP (over the joint axis, on the transposed feature)
+            dh4 = grad.transpose(1, 2) @ l5[0]
+            dh3 = _gelu_bw(dh4, e4) @ l4[0]
+            dg2 = _gelu_bw(dh3, e3) @ l3[0] + dh3
+            dg1 = _gelu_bw(dg2, e2) @ l2[0] + dh4
+            dtn = _gelu_bw(dg1, e1) @ l1[0]
+            dx1 = grad + _ln_bw(dtn, t, m2, r2, b["ln2"][0]).transpose(1, 2)
+            # channel MLP
+            dsum = grad @ b["up"][0]
+            dh1 = _gelu_bw(dsum, md) @ b["mid"][0] + dsum
+            dx1 = dx1 + _ln_bw(_gelu_bw(dh1, d) @ b["down"][0], x1, m1, r1, b["ln1"][0])
+            # graph convolution
+            dp = (b["Ahat"].T @ dx1).view(B, J, -1) @ b["P"][0]
+            grad = dx1 + _ln_bw(dp, x, m0, r0, b["ln0"][0])
+        return grad @ self.E
+
+    def decode(self, f):
+        """feature (B, 17, C) -> mu (B, 17, 3), s (B, 17), and the normalisation for vjp."""
+        n, mean, rstd = torch.native_layer_norm(f, f.shape[-1:], None, None, self.head_eps)
+        out = torch.nn.functional.linear(n, self.H, self.h)
+        return out[..., :3], out[..., 3], (f, mean, rstd)
+
+    def decode_vjp(self, dmu, norm):
+        """d loss / d mu (B, 17, 3) -> d loss / d feature (B, 17, C) (s is detached)."""
+        f, mean, rstd = norm
+        return _ln_bw(dmu @ self.H[:3], f, mean, rstd, None)
+
+
+_FAST = weakref.WeakKeyDictionary()
+
+
+def _fast(model):
+    """The folded weights of `model`, rebuilt when a parameter changed (in place or moved)."""
+    hit = _FAST.get(model)
+    if hit is not None:
+        params, key, fast = hit
+        if key == tuple((p.data_ptr(), p._version) for p in params):
+            return fast
+    params = list(model.parameters())
+    with torch.no_grad():
+        fast = _Fast(model)
+    _FAST[model] = (params, tuple((p.data_ptr(), p._version) for p in params), fast)
+    return fast
 
 
 class _Adam:
@@ -157,81 +316,51 @@ class _Adam:
         self.v = torch.zeros_like(param)
         self.t = 0
 
-    @torch.no_grad()
     def step(self, grad):
         self.t += 1
         self.m.mul_(self.b1).add_(grad, alpha=1 - self.b1)
         self.v.mul_(self.b2).addcmul_(grad, grad, value=1 - self.b2)
-        step = self.lr / (1 - self.b1 ** self.t)
         denom = (self.v / (1 - self.b2 ** self.t)).sqrt_().add_(self.eps)
-        self.p.addcdiv_(self.m, denom, value=-step)
+        self.p.addcdiv_(self.m, denom, value=-self.lr / (1 - self.b1 ** self.t))
 
 
-class _frozen:
-    """Context: the model's parameters stop recording gradients (restored afterwards),
-    so each backward computes only the latent's gradient, not every weight's."""
-
-    def __init__(self, model):
-        self.params = [p for p in model.parameters() if p.requires_grad]
-
-    def __enter__(self):
-        for p in self.params:
-            p.requires_grad_(False)
-
-    def __exit__(self, *exc):
-        for p in self.params:
-            p.requires_grad_(True)
-
-
-def _refine(model, x, problem, options):
-    """Run the refinement loop. x (B, 17, 2) float32 network input on the device.
+@torch.no_grad()
+def _refine(fast, x, problem, options):
+    """Run the refinement loop with the folded lifter `fast` (eval-mode arithmetic,
+    whatever the module's train flag). x (B, 17, 2) float32 network input on the device.
 
     Returns mu0 (B, 17, 3), mu (B, 17, 3), s (B, 17), iterations run.
     """
-    feature_latent = options.mode == "uao-feature"
     if options.mode == "none" or options.iters == 0:
-        with torch.inference_mode():
-            mu0, s0 = model(x)
+        mu0, s0, _ = fast.decode(fast.encode(x))
         return mu0, mu0, s0, 0
-    if feature_latent:
-        with torch.inference_mode():
-            feat0 = model.encode(x)
-        latent = feat0.clone().requires_grad_(True)  # a leaf outside inference mode
-    else:
-        latent = x.clone().requires_grad_(True)
+    feature_latent = options.mode == "uao-feature"
+    latent = fast.encode(x) if feature_latent else x.clone()
     opt = _Adam(latent, options.lr)
-    root = opt_root = None
+    root = opt_root = mu0 = None
     start = time.perf_counter()
-    mu0 = None
     done = 0
-    for it in range(options.iters):
-        # The first iterate is the unrefined prediction: its forward also gives mu0.
-        feat = latent if feature_latent else model.encode(latent)
-        mu = model.mean_head(feat)
-        with torch.no_grad():  # s only weights the uncertainty term (detached)
-            s = model.sigma_head(feat.detach())[..., 0]
-        rel = mu - mu[:, :1]
-        if mu0 is None:
-            mu0 = mu.detach()
+    for _ in range(options.iters):
+        cache = None if feature_latent else []
+        feat = latent if feature_latent else fast.encode(latent, cache)
+        mu, s, norm = fast.decode(feat)
+        if mu0 is None:  # the first iterate is the unrefined prediction
+            mu0 = mu.clone()
             if options.root == "joint":
-                root = problem.root(rel.detach()).requires_grad_(True)
+                root = problem.root(mu0 - mu0[:, :1]).requires_grad_(True)
                 opt_root = _Adam(root, options.root_lr_m)
-        loss = options.lambda_unc * _uncertainty(mu, mu0, s)
-        if options.lambda_proj > 0:
-            loss = loss + options.lambda_proj * problem.projection(rel, problem.root(rel) if root is None else root)
-        inputs = (latent,) if root is None else (latent, root)
-        grads = torch.autograd.grad(loss.sum(), inputs, allow_unused=True)
-        opt.step(grads[0] if grads[0] is not None else torch.zeros_like(latent))
-        if root is not None and grads[1] is not None:
+        grads = problem.gradients(mu, mu0, s, options, root)
+        g = fast.decode_vjp(grads[0], norm)
+        opt.step(g if feature_latent else fast.encode_vjp(g, cache))
+        if root is not None:
             opt_root.step(grads[1])
         done += 1
         # Time check without reading device values: on CPU the clock is exact, on a GPU it
         # measures launch time, which is all a live loop can look at without a sync.
         if options.max_ms > 0 and (time.perf_counter() - start) * 1e3 >= options.max_ms:
             break
-    with torch.inference_mode():
-        mu, s = model.decode(latent if feature_latent else model.encode(latent))
-    return mu0, mu.clone(), s.clone(), done
+    mu, s, _ = fast.decode(latent if feature_latent else fast.encode(latent))
+    return mu0, mu, s, done
 
 
 def lift(model, keypoints_px, scores, intr, options=None, device=None):
@@ -243,7 +372,11 @@ def lift(model, keypoints_px, scores, intr, options=None, device=None):
     """
     options = options or RefineOptions()
     options.check()
-    device = torch.device(device) if device is not None else next(model.parameters()).device
+    model_device = next(model.parameters()).device
+    device = torch.device(device) if device is not None else model_device
+    if device != model_device:
+        raise ValueError(f"lift: model is on {model_device} but device {device} was asked for; "
+                         f"load the model with that device")
     kp, sc = _check_inputs(keypoints_px, scores)
     B = kp.shape[0]
     if B == 0:
@@ -251,16 +384,14 @@ def lift(model, keypoints_px, scores, intr, options=None, device=None):
         return LiftResult(np.zeros((0, NUM_JOINTS, 3), np.float32), np.zeros((0, 3), np.float32),
                           np.zeros((0, NUM_JOINTS), np.float32), z, z.copy(), 0)
     w, valid = _weights(kp, sc, options.score_threshold)
-    x = normalise_keypoints(kp, intr, valid, model.config.get("input_norm", "rays"))
-    rays = pixels_to_rays(fill_missing(np.nan_to_num(kp), valid), intr)
+    filled = fill_missing(np.nan_to_num(kp), valid)
+    rays = pixels_to_rays(filled, intr)
+    if model.config.get("input_norm", "rays") == "rays":
+        x = normalise_rays(rays)
+    else:
+        x = normalise_keypoints(filled, intr, valid, model.config["input_norm"])
     problem = _Problem(rays, w, device)
-    was_training = model.training
-    model.eval()
-    try:
-        with _frozen(model):
-            mu0, mu, s, done = _refine(model, torch.from_numpy(x).to(device), problem, options)
-    finally:
-        model.train(was_training)
+    mu0, mu, s, done = _refine(_fast(model), torch.from_numpy(x).to(device), problem, options)
     out = []
     for m in (mu0, mu):
         j = m.detach().float().cpu().numpy().astype(np.float64)

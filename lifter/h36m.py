@@ -1,0 +1,120 @@
+"""Human3.6M in the VideoPose3D npz layout: loading, cameras, and training trials.
+
+Files (see README): data_3d_h36m.npz (`positions_3d`: subject -> action -> (F, 32, 3)
+metres, world, Z up) and data_2d_h36m_<keypoints>.npz (`positions_2d`: subject ->
+action -> 4 arrays (F, 17, 2) pixels, one per camera, in CAMERA_IDS order).
+Calibration: the project's copy of the published parameters, h36m_cameras.json.
+"""
+import json
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from .camera import Intrinsics, world_to_camera
+from .data import NUM_POINTS, Trial, COCO_OFFSET
+from .skeleton import COCO_JOINTS, JOINTS
+
+CAMERA_IDS = ("54138969", "55011271", "58860488", "60457274")
+KEEP_32_TO_17 = (0, 1, 2, 3, 6, 7, 8, 12, 13, 14, 15, 17, 18, 19, 25, 26, 27)
+_CAMERAS = os.path.join(os.path.dirname(__file__), "h36m_cameras.json")
+
+
+def load_cameras(path=_CAMERAS):
+    with open(path) as f:
+        return json.load(f)
+
+
+def intrinsics(cam):
+    """Intrinsics of one camera entry. Radial terms are exact; the file's tangential pair
+    is stored reversed and applied with a slightly different formula than OpenCV's: the
+    (p1, p2) mapping below differs from it by under 0.3 px (terms are ~1e-3)."""
+    k, p = cam["k"], cam["p"]
+    return Intrinsics(cam["f"][0], cam["f"][1], cam["c"][0], cam["c"][1], cam["res_w"], cam["res_h"],
+                      (k[0], k[1], p[1], p[0], k[2]))
+
+
+def _load_dict(path, key):
+    if not os.path.isfile(path):
+        raise ValueError(f"{path}: not found")
+    try:
+        z = np.load(path, allow_pickle=True)  # VideoPose3D stores pickled dicts
+        return z[key].item()
+    except KeyError:
+        raise ValueError(f"{path}: no '{key}' array (not a VideoPose3D-layout file)") from None
+    except Exception as e:
+        raise ValueError(f"{path}: unreadable npz ({str(e).splitlines()[0][:120]})") from None
+
+
+def _action_name(action):
+    return action.split(" ")[0].replace("TakingPhoto", "Photo").replace("WalkingDog", "WalkDog")
+
+
+def _world_17(pos, path, subject, action):
+    if pos.ndim != 3 or pos.shape[-1] != 3 or pos.shape[1] not in (17, 32):
+        raise ValueError(f"{path}: {subject}/{action} has shape {pos.shape}, expected (frames, 32, 3)")
+    return pos[:, KEEP_32_TO_17] if pos.shape[1] == 32 else pos
+
+
+@dataclass
+class Sequence:
+    subject: str
+    action: str          # action without take number ("Directions")
+    camera: str
+    keypoints_px: np.ndarray  # (F, 17, 2) in Human3.6M's layout
+    joints_m: np.ndarray      # (F, 17, 3) camera frame, root-relative
+    root_m: np.ndarray        # (F, 3) camera-frame pelvis
+    intr: Intrinsics
+
+
+def load_sequences(folder, keypoints="gt", subjects=("S9", "S11"), stride=1):
+    p3 = os.path.join(folder, "data_3d_h36m.npz")
+    p2 = os.path.join(folder, f"data_2d_h36m_{keypoints}.npz")
+    pos3, pos2 = _load_dict(p3, "positions_3d"), _load_dict(p2, "positions_2d")
+    cams = load_cameras()
+    out = []
+    for subject in subjects:
+        if subject not in pos3 or subject not in pos2:
+            raise ValueError(f"{folder}: subject {subject} missing from {os.path.basename(p3)} or {os.path.basename(p2)}")
+        for action, world in sorted(pos3[subject].items()):
+            if subject == "S11" and action == "Directions":
+                continue  # corrupted video in the original dataset
+            world = _world_17(np.asarray(world, np.float64), p3, subject, action)
+            views = pos2[subject].get(action)
+            if views is None or len(views) != len(CAMERA_IDS):
+                raise ValueError(f"{p2}: {subject}/{action} lacks the 4 camera views")
+            for cam_id, kp in zip(CAMERA_IDS, views):
+                kp = np.asarray(kp, np.float64)
+                if kp.ndim != 3 or kp.shape[1:] != (17, 2):
+                    raise ValueError(f"{p2}: {subject}/{action} camera {cam_id} has shape {kp.shape}, expected (frames, 17, 2)")
+                n = min(len(kp), len(world))
+                c = cams[subject][cam_id]
+                cam_pts = world_to_camera(world[:n], np.array(c["R_world_to_cam"]),
+                                          np.array(c["T_cam_centre_world_mm"]) / 1000.0)
+                sl = slice(0, n, stride)
+                out.append(Sequence(subject, _action_name(action), cam_id, kp[sl],
+                                    (cam_pts - cam_pts[:, :1])[sl], cam_pts[sl, 0], intrinsics(c)))
+    return out
+
+
+def h36m_trials(folder, subjects):
+    """Human3.6M 3D poses as training Trials (Y up, with COCO markers interpolated from the
+    joints exactly as lifter.skeleton.LIFTER_FROM_H36M reads Human3.6M-layout 2D)."""
+    pos3 = _load_dict(os.path.join(folder, "data_3d_h36m.npz"), "positions_3d")
+    j = {n: i for i, n in enumerate(JOINTS)}
+    trials = []
+    for subject in subjects:
+        for action, world in sorted(pos3.get(subject, {}).items()):
+            w = _world_17(np.asarray(world, np.float64), folder, subject, action)[::2]  # 50 -> 25 fps
+            w = np.stack([w[..., 0], w[..., 2], -w[..., 1]], -1)  # Z up -> Y up
+            pts = np.zeros((len(w), NUM_POINTS, 3), np.float32)
+            pts[:, :COCO_OFFSET] = w
+            nose = 0.71 * w[:, j["neck_nose"]] + 0.29 * w[:, j["head"]]
+            eyes = 0.46 * w[:, j["neck_nose"]] + 0.54 * w[:, j["head"]]
+            for i, name in enumerate(COCO_JOINTS):
+                pts[:, COCO_OFFSET + i] = nose if name == "nose" else eyes if name.endswith(("eye", "ear")) \
+                    else w[:, j[name]]
+            trials.append(Trial(subject, f"{subject}_{action}", _action_name(action), pts, 25.0))
+    if not trials:
+        raise ValueError(f"{folder}: none of the subjects {list(subjects)} in data_3d_h36m.npz")
+    return trials
