@@ -89,16 +89,22 @@ def read_checkpoint(checkpoint, flag="--det-checkpoint"):
     return state
 
 
-def load_weights(model, checkpoint, config_path, flag="--det-checkpoint"):
-    """Load a checkpoint into a built model; None is an error, "none" keeps random weights."""
+def read_weights(checkpoint, config_path, flag="--det-checkpoint"):
+    """Checkpoint option -> state dict, read before the model is built so a bad one fails
+    fast. None is an error; "none" returns None: random weights, with a warning."""
     if checkpoint is None:
         raise ValueError(missing_checkpoint_message(config_path))
     if str(checkpoint).lower() == "none":
         warnings.warn(f"detector {Path(config_path).stem}: running with RANDOM weights "
-                      "(--det-checkpoint none); its keypoints are meaningless", stacklevel=3)
-        return
+                      f"({flag} none); its keypoints are meaningless", stacklevel=3)
+        return None
+    return read_checkpoint(checkpoint, flag)
+
+
+def apply_weights(model, state, checkpoint, config_path, flag="--det-checkpoint"):
+    """Load a state dict into the built model; every weight of the model must be in it."""
     try:
-        missing, _ = model.load_state_dict(read_checkpoint(checkpoint, flag), strict=False)
+        missing, _ = model.load_state_dict(state, strict=False)
     except RuntimeError as e:  # shape mismatches
         first = str(e).strip().splitlines()[-1].strip()
         raise ValueError(f"{flag} {checkpoint}: does not fit {Path(config_path).name} "
@@ -139,6 +145,7 @@ class MMPoseDetector:
                              f"choose one of {', '.join(BOX_SOURCES)}")
         config_path = resolve_config(config)
         device = check_device(device)
+        state = read_weights(checkpoint, config_path)
         self.person_detector = None
         if person_config or person_checkpoint:
             self.person_detector = _make_person_detector(person_config, person_checkpoint, device)
@@ -165,7 +172,8 @@ class MMPoseDetector:
         if with_features and not hasattr(model.backbone, "stage4"):
             raise ValueError(f"--det-config {config_path}: multi-scale features need an "
                              "HRNet backbone")
-        load_weights(model, checkpoint, config_path)
+        if state is not None:
+            apply_weights(model, state, checkpoint, config_path)
         model.test_cfg["flip_test"] = flip_test  # flip test doubles the cost; off for live use
         model.cfg.model.test_cfg.flip_test = flip_test
         self.model = model.to(device).eval()
@@ -271,8 +279,11 @@ def _make_person_detector(config, checkpoint, device):
     from mmdet.apis import inference_detector, init_detector
     if not Path(config).is_file():
         raise ValueError(f"person detector config {config}: no such file")
+    flag = "person detector checkpoint"
+    state = read_weights(checkpoint, config, flag)
     model = init_detector(str(config), checkpoint=None, device=device)
-    load_weights(model, checkpoint, config, flag="person detector checkpoint")
+    if state is not None:
+        apply_weights(model, state, checkpoint, config, flag)
 
     def detect(bgr, min_score):
         inst = inference_detector(model, bgr).pred_instances.cpu().numpy()

@@ -1,8 +1,9 @@
 """2D detectors on the real media in ../shared/media: BlazePose for accuracy on a still
 and tracking on the clip; MMPose HRNet-w32 for plumbing (random weights saved to a real
 checkpoint file and loaded back through the user-facing loader)."""
-import math
-import warnings
+import functools
+import http.server
+import threading
 from pathlib import Path
 
 import cv2
@@ -264,6 +265,24 @@ def test_mmpose_tracking_takes_the_box_from_the_previous_keypoints(hrnet_checkpo
     assert x1 < 400  # which lie in the first box's crop, away from the frame's right side
 
 
+def test_mmpose_checkpoint_from_a_url(hrnet_checkpoint, tmp_path, monkeypatch):
+    """A real HTTP server on 127.0.0.1 stands in for MMPose's model zoo."""
+    path, saved = hrnet_checkpoint
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(path.parent))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))  # torch.hub's download cache
+    url = f"http://127.0.0.1:{server.server_address[1]}/"
+    try:
+        with pytest.raises(ValueError, match="cannot be read"):
+            make_detector("mmpose", checkpoint=url + "absent.pth")
+        det = make_detector("mmpose", checkpoint=url + path.name, static_image=True, boxes="frame")
+    finally:
+        server.shutdown()
+    assert torch.equal(det.model.state_dict()["head.final_layer.weight"], saved["head.final_layer.weight"])
+    assert list(tmp_path.rglob(path.name))  # downloaded once into the cache
+
+
 def test_mmpose_missing_checkpoint_says_where_to_get_one():
     with pytest.raises(ValueError, match="--det-checkpoint") as err:
         make_detector("mmpose")
@@ -292,7 +311,7 @@ def test_mmpose_runs_a_cascaded_pyramid_config_by_name(still):
     people = det(still)
     assert len(people) == 1 and people[0].keypoints_px.shape == (17, 2)
     assert "rsn18" in det.version
-    with pytest.raises(ValueError, match="HRNet"):
+    with pytest.raises(ValueError, match="HRNet"), pytest.warns(UserWarning, match="RANDOM"):
         make_detector("mmpose", config="td-hm_rsn18_8xb32-210e_coco-256x192",
                       checkpoint="none", with_features=True)
 
