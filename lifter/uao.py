@@ -34,6 +34,7 @@ from .normalise import fill_missing, normalise_keypoints, normalise_rays
 from .skeleton import NUM_JOINTS
 
 MODES = ("none", "uao", "uao-feature")
+_MIN_Z_M = 0.05  # depth floor of the projection (a jointly optimised root has no guard)
 ROOTS = ("solve", "joint")
 
 
@@ -150,11 +151,15 @@ class _Problem:
         self.inv_scale = as_t(1.0 / np.maximum(scale, 1e-6))[:, None, None]
         self.min_depth_m = min_depth_m
 
+    def _root_parts(self, rel):
+        T = torch.einsum("bjil,bjl->bi", self.G, rel)
+        zmin = (self.min_depth_m - rel[..., 2]).amax(-1, keepdim=True)
+        return T, zmin
+
     def root(self, rel):
         """(B, 3) least-squares root of rel (B, 17, 3), as camera.solve_root, with its
         guard: the root is pushed back until every joint is min_depth_m in front."""
-        T = torch.einsum("bjil,bjl->bi", self.G, rel)
-        zmin = (self.min_depth_m - rel[..., 2]).amax(-1, keepdim=True)
+        T, zmin = self._root_parts(rel)
         return torch.cat([T[:, :2], torch.maximum(T[:, 2:], zmin)], -1)
 
     def projection(self, rel, root):
@@ -162,21 +167,52 @@ class _Problem:
         p = rel + root[:, None]
         # root() keeps every joint >= 0.3 m in front; the clamp only guards a jointly
         # optimised root from dividing by ~0 depth.
-        z = p[..., 2:].clamp(min=0.05)
+        z = p[..., 2:].clamp(min=_MIN_Z_M)
         e = (p[..., :2] / z - self.rays) * self.inv_scale
         return (_norm(e) * self.w).sum(-1)
 
+    def loss(self, mu, mu0, s, options, root=None):
+        """(B,) the refinement objective (the definition `gradients` differentiates)."""
+        rel = mu - mu[:, :1]
+        loss = options.lambda_unc * _uncertainty(mu, mu0, s)
+        if options.lambda_proj > 0:
+            loss = loss + options.lambda_proj * self.projection(rel, self.root(rel) if root is None else root)
+        return loss
+
     def gradients(self, mu, mu0, s, options, root=None):
-        """d loss / d mu (B, 17, 3) (and d loss / d root when the root is a latent)."""
-        with torch.enable_grad():
-            mu = mu.detach().requires_grad_(True)
-            rel = mu - mu[:, :1]
-            loss = options.lambda_unc * _uncertainty(mu, mu0, s)
-            if options.lambda_proj > 0:
-                loss = loss + options.lambda_proj * self.projection(rel, self.root(rel) if root is None else root)
-            inputs = (mu,) if root is None else (mu, root)
-            grads = torch.autograd.grad(loss.sum(), inputs, allow_unused=True)
-        return [torch.zeros_like(t) if g is None else g for t, g in zip(inputs, grads)]
+        """[d loss / d mu (B, 17, 3)] (+ [d loss / d root (B, 3)] when the root is a
+        latent), derived by hand: a few dozen small kernels instead of an autograd graph
+        over the same, which at batch 1 costs more than the maths (tests check it
+        against autograd on `loss`)."""
+        d = mu - mu0
+        g = d * (torch.exp(-s) * (options.lambda_unc / NUM_JOINTS) / _norm(d))[..., None]
+        if options.lambda_proj == 0:
+            return [g] if root is None else [g, torch.zeros_like(root)]
+        rel = mu - mu[:, :1]
+        if root is None:
+            T, zmin = self._root_parts(rel)
+            guarded = T[:, 2:] < zmin                     # (B, 1) the depth guard is active
+            p = rel + torch.cat([T[:, :2], torch.maximum(T[:, 2:], zmin)], -1)[:, None]
+        else:
+            p = rel + root[:, None]
+        z = p[..., 2:]
+        zc = z.clamp(min=_MIN_Z_M)
+        q = p[..., :2] / zc
+        e = (q - self.rays) * self.inv_scale
+        dq = e * (self.w * options.lambda_proj / _norm(e))[..., None] * self.inv_scale
+        dz = -(dq * q).sum(-1, keepdim=True) / zc * (z > _MIN_Z_M)
+        dp = torch.cat([dq / zc, dz], -1)                 # d loss / d placed joints
+        dT = dp.sum(1)                                    # (B, 3) d loss / d root
+        if root is None:
+            linear = torch.cat([dT[:, :2], dT[:, 2:] * ~guarded], -1)
+            drel = dp + torch.einsum("bjil,bi->bjl", self.G, linear)
+            # guarded: T_z = min_depth - Z of the nearest joint
+            nearest = torch.nn.functional.one_hot((self.min_depth_m - rel[..., 2]).argmax(-1), NUM_JOINTS)
+            drel[..., 2] -= nearest * (dT[:, 2:] * guarded)
+        else:
+            drel = dp
+        drel[:, 0] -= drel.sum(1)                         # rel = mu - mu[:, 0]
+        return [g + drel] if root is None else [g + drel, dT]
 
 
 def _gelu_bw(grad, pre):

@@ -1,0 +1,135 @@
+"""Speed of the UAO refiner on this machine: ms per frame for the lifter alone, lifter +
+`uao` (input latent), lifter + `uao-feature` (feature latent) and a naive full-autograd
+baseline, at batch 1 and batch 64, all measured in one run, interleaved round by round
+so that load from other processes hits every variant alike.
+
+    python benchmarks/uao_speed.py [--weights W] [--iters 4] [--threads N] [--json OUT]
+
+Without --weights (or if the file is missing) a randomly initialised full-size GUMLP
+(width 256, 3 blocks) is timed: speed does not depend on the weights' values.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from lifter.camera import intrinsics_from_fov, pixels_to_rays  # noqa: E402
+from lifter.model import GUMLP, load_lifter  # noqa: E402
+from lifter.normalise import fill_missing, normalise_keypoints  # noqa: E402
+from lifter.uao import (RefineOptions, _Problem, _uncertainty, _weights, lift,  # noqa: E402
+                        reprojection_error_px)
+from lifter.camera import solve_root  # noqa: E402
+
+
+def naive_uao(model, kp, scores, intr, options):
+    """The loop one writes first: the whole model re-run under full autograd every
+    iteration (weights still recording gradients), torch.optim.Adam, a separate forward
+    for the initial pose and another for the final one. Same losses as lift()."""
+    w, valid = _weights(kp, scores, options.score_threshold)
+    x = torch.from_numpy(normalise_keypoints(kp, intr, valid))
+    rays = pixels_to_rays(fill_missing(np.nan_to_num(kp), valid), intr)
+    problem = _Problem(rays, w, "cpu")
+    mu0, _ = model(x)
+    mu0 = mu0.detach()
+    z = x.clone().requires_grad_(True)
+    opt = torch.optim.Adam([z], lr=options.lr)
+    for _ in range(options.iters):
+        opt.zero_grad()
+        mu, s = model(z)
+        rel = mu - mu[:, :1]
+        loss = (options.lambda_proj * problem.projection(rel, problem.root(rel))
+                + options.lambda_unc * _uncertainty(mu, mu0, s.detach())).sum()
+        loss.backward()
+        opt.step()
+    mu, s = model(z)
+    joints = mu.detach().numpy().astype(np.float64)
+    joints -= joints[:, :1]
+    root = solve_root(joints, rays, w)
+    return joints, root, reprojection_error_px(joints, root, kp, w, intr)
+
+
+def frames(batch, rng, intr):
+    """(B, 17, 2) plausible pixel keypoints: a stick figure at random places/sizes."""
+    base = np.array([[0, 0], [-.1, 0], [-.1, .45], [-.1, .9], [.1, 0], [.1, .45], [.1, .9],
+                     [0, -.25], [0, -.5], [0, -.6], [0, -.7], [.18, -.48], [.2, -.2], [.22, .05],
+                     [-.18, -.48], [-.2, -.2], [-.22, .05]])
+    size = rng.uniform(200, 500, (batch, 1, 1))
+    centre = np.stack([rng.uniform(300, intr.width - 300, batch), rng.uniform(300, intr.height - 300, batch)], -1)
+    kp = base[None] * size + centre[:, None] + rng.normal(0, 4, (batch, 17, 2))
+    return kp, rng.uniform(0.4, 1.0, (batch, 17))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--weights", default="weights/gumlp_cmu.pt")
+    ap.add_argument("--iters", type=int, default=4)
+    ap.add_argument("--rounds", type=int, default=30, help="timed rounds per batch size (median reported)")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    ap.add_argument("--json")
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    if os.path.isfile(args.weights):
+        model = load_lifter(args.weights)
+        source = args.weights
+    else:
+        model = GUMLP().eval()
+        source = "random GUMLP(width=256, blocks=3)"
+    intr = intrinsics_from_fov(1768, 994)
+    rng = np.random.default_rng(0)
+    opts = {"uao": RefineOptions(mode="uao", iters=args.iters),
+            "uao_feature": RefineOptions(mode="uao-feature", iters=args.iters),
+            "naive": RefineOptions(mode="uao", iters=args.iters)}
+    print(f"model: {source}; torch threads {torch.get_num_threads()}; {args.iters} iterations")
+
+    def forward(kp, sc):
+        with torch.inference_mode():
+            model(torch.from_numpy(normalise_keypoints(kp, intr)))
+
+    variants = {
+        "forward_ms": forward,
+        "lifter_ms": lambda kp, sc: lift(model, kp, sc, intr, RefineOptions(mode="none")),
+        "uao_ms": lambda kp, sc: lift(model, kp, sc, intr, opts["uao"]),
+        "uao_feature_ms": lambda kp, sc: lift(model, kp, sc, intr, opts["uao_feature"]),
+        "naive_uao_ms": lambda kp, sc: naive_uao(model, kp, sc, intr, opts["naive"]),
+    }
+    results = {"model": source, "threads": torch.get_num_threads(), "iters": args.iters}
+    for batch in (1, 64):
+        kp, sc = frames(batch, rng, intr)
+        rounds = args.rounds if batch == 1 else max(3, args.rounds // 6)
+        times = {k: [] for k in variants}
+        for f in variants.values():  # warm-up
+            f(kp, sc)
+        for _ in tqdm(range(rounds), desc=f"batch {batch}", leave=False):
+            for k, f in variants.items():
+                t = time.perf_counter()
+                f(kp, sc)
+                times[k].append((time.perf_counter() - t) * 1e3 / batch)
+        r = {k: float(np.median(v)) for k, v in times.items()}
+        r["uao_over_lifter"] = r["uao_ms"] / r["lifter_ms"]
+        r["uao_feature_over_lifter"] = r["uao_feature_ms"] / r["lifter_ms"]
+        r["naive_over_lifter"] = r["naive_uao_ms"] / r["lifter_ms"]
+        r["feature_extra_over_forward"] = (r["uao_feature_ms"] - r["lifter_ms"]) / r["forward_ms"]
+        r["naive_over_uao"] = r["naive_uao_ms"] / r["uao_ms"]
+        results[f"batch_{batch}"] = r
+        print(f"batch {batch:3d} (ms/frame, median of {rounds}): forward {r['forward_ms']:.2f} | "
+              f"lifter {r['lifter_ms']:.2f} | +uao {r['uao_ms']:.2f} ({r['uao_over_lifter']:.2f}x) | "
+              f"+uao-feature {r['uao_feature_ms']:.2f} ({r['uao_feature_over_lifter']:.2f}x, extra = "
+              f"{r['feature_extra_over_forward']:.2f} forward passes) | naive {r['naive_uao_ms']:.2f} "
+              f"({r['naive_over_lifter']:.2f}x; uao is {r['naive_over_uao']:.2f}x faster)")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(results, indent=2))
+        print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
