@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import yaml
 
-from . import mmpose_compat
+from . import mmpose_compat  # first: patches the imports mmpose needs on this stack
 from . import Features, Person
 from .frame import as_bgr
 from .keypoints import keypoints_bbox, lifter_joints
@@ -191,7 +191,7 @@ class MMPoseDetector:
         self.boxes = boxes
         self._box_finder = None
         self.tracking = not static_image
-        self._previous = []
+        self._track_boxes = []  # tracking: boxes for the next frame
         self.person_min_score = person_min_score
         self.min_person_score = min_person_score
         self.track_min_score = track_min_score
@@ -204,8 +204,8 @@ class MMPoseDetector:
         h, w = bgr.shape[:2]
         if self.person_detector is not None:
             return self.person_detector(bgr, self.person_min_score)
-        if self.tracking and self._previous:
-            return np.stack([p.bbox_xyxy for p in self._previous])
+        if self.tracking and self._track_boxes:
+            return np.stack(self._track_boxes)
         if self.boxes == "frame":
             return np.array([[0, 0, w - 1, h - 1]], np.float32)
         if self._box_finder is None:
@@ -221,7 +221,7 @@ class MMPoseDetector:
         bgr = as_bgr(frame_bgr)
         boxes = self.person_boxes(bgr)
         if not len(boxes):
-            self._previous = []
+            self._track_boxes = []
             return []
         self._branch_maps.clear()
         samples = inference_topdown(self.model, bgr, boxes, bbox_format="xyxy")
@@ -235,8 +235,8 @@ class MMPoseDetector:
             features = self._features(sample, k) if self.with_features else None
             people.append(Person(keypoints, scores, boxes[k].astype(np.float32), kp_coco,
                                  sc_coco, "coco17", features))
-        self._previous = [self._tracked(p, bgr.shape) for p in people]
-        self._previous = [p for p in self._previous if p is not None]
+        boxes = [self._next_box(p, bgr.shape) for p in people]
+        self._track_boxes = [b for b in boxes if b is not None]
         return people
 
     def _features(self, sample, k):
@@ -248,8 +248,8 @@ class MMPoseDetector:
             center, scale, 0.0, output_size=self.input_size)
         return Features(maps, cv2.invertAffineTransform(warp), self.input_size)
 
-    def _tracked(self, person, shape):
-        """The person with next frame's box (from this frame's keypoints), or None."""
+    def _next_box(self, person, shape):
+        """Next frame's box for this person, from its confident keypoints, or None."""
         box = keypoints_bbox(person.source_keypoints_px, person.source_scores,
                              self.track_min_score, pad=0.1)
         if box is None:
@@ -258,11 +258,10 @@ class MMPoseDetector:
         box = np.clip(box, 0, [w - 1, h - 1, w - 1, h - 1])
         if box[2] - box[0] < 4 or box[3] - box[1] < 4:
             return None
-        return Person(person.keypoints_px, person.scores, box, person.source_keypoints_px,
-                      person.source_scores, person.source_format)
+        return box
 
     def close(self):
-        self._previous = []
+        self._track_boxes = []
         if self._box_finder is not None:
             self._box_finder.close()
 
