@@ -10,6 +10,7 @@ mmpose: HRNet-w32 256x192, flip test off, one whole-frame box per frame (the pos
 """
 import argparse
 import json
+import os
 import sys
 import time
 import warnings
@@ -83,8 +84,13 @@ def main():
             print(f"{backend:10s} {w:4d}x{h:<4d} {r['mean_ms']:8.1f} ms/frame mean  "
                   f"{r['median_ms']:8.1f} median  {r['p90_ms']:8.1f} p90  "
                   f"person found in {r['found_fraction']:.0%} of {r['frames']} frames", flush=True)
+    # Other work on the machine inflates the figures: keep the load with them.
+    load = os.getloadavg()
+    print(f"load average (1, 5, 15 min) at the end: {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} "
+          f"on {os.cpu_count()} CPUs")
     if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2))
+        Path(args.json).write_text(json.dumps({"runs": results, "load_average": load,
+                                               "cpus": os.cpu_count()}, indent=2))
 
 
 if __name__ == "__main__":
