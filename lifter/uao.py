@@ -49,14 +49,17 @@ class RefineOptions:
     max_ms: float = 0.0           # > 0: stop refining once this much time has passed (live)
     root: str = "solve"           # solve: closed-form root per iteration | joint: Adam on it too
     root_lr_m: float = 0.01       # Adam step of the root translation when root == "joint"
+    sticky: bool = True           # joints at rest move only if the 2D pull beats their confidence
 
     @staticmethod
     def preset(name):
         """Named settings. "authors": the released code's exact optimiser settings
-        (input latent, Adam lr 1e-3, 4 iterations, lambdas 1 / 0.005); "live": the
+        (input latent, Adam lr 1e-3, 4 iterations, lambdas 1 / 0.005, autograd's zero
+        gradient of ||mu - mu0|| at rest); "live": the
         measured defaults for the feature latent."""
         presets = {
-            "authors": RefineOptions(mode="uao", iters=4, lambda_proj=1.0, lambda_unc=0.005, lr=1e-3),
+            "authors": RefineOptions(mode="uao", iters=4, lambda_proj=1.0, lambda_unc=0.005, lr=1e-3,
+                                     sticky=False),
             "live": RefineOptions(mode="uao-feature"),
         }
         if name not in presets:
@@ -95,7 +98,7 @@ def _weights(keypoints_px, scores, threshold):
 def reprojection_error_px(joints_m, root_m, keypoints_px, weights, intr):
     """(B,) weighted mean pixel distance between projected joints and 2D keypoints."""
     proj = project(joints_m + root_m[:, None], intr)
-    d = np.linalg.norm(proj - np.nan_to_num(keypoints_px), axis=-1)
+    d = np.linalg.norm(proj - np.where(weights[..., None] > 0, keypoints_px, proj), axis=-1)
     return (d * weights).sum(-1) / np.maximum(weights.sum(-1), 1e-9)
 
 
@@ -185,8 +188,9 @@ class _Problem:
         over the same, which at batch 1 costs more than the maths (tests check it
         against autograd on `loss`)."""
         d = mu - mu0
-        g = d * (torch.exp(-s) * (options.lambda_unc / NUM_JOINTS) / _norm(d))[..., None]
+        pull = torch.exp(-s) * (options.lambda_unc / NUM_JOINTS)  # (B, 17) weight of ||d_j||
         if options.lambda_proj == 0:
+            g = d * (pull / _norm(d))[..., None]
             return [g] if root is None else [g, torch.zeros_like(root)]
         rel = mu - mu[:, :1]
         if root is None:
@@ -212,7 +216,15 @@ class _Problem:
         else:
             drel = dp
         drel[:, 0] -= drel.sum(1)                         # rel = mu - mu[:, 0]
-        return [g + drel] if root is None else [g + drel, dT]
+        g = drel + d * (pull / _norm(d))[..., None]
+        if options.sticky:
+            # ||d_j|| has a kink at d_j = 0 where autograd's gradient is 0, so Adam's first
+            # step ignores the uncertainty term whatever lambda_unc. The minimum-norm
+            # subgradient there is the projection pull shrunk by the uncertainty weight:
+            # a joint at rest leaves only when the 2D evidence outweighs its confidence.
+            shrink = (1 - pull / _norm(drel)).clamp(min=0)
+            g = torch.where(((d * d).sum(-1) == 0)[..., None], drel * shrink[..., None], g)
+        return [g] if root is None else [g, dT]
 
 
 def _gelu_bw(grad, pre):
