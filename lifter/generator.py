@@ -134,7 +134,9 @@ def view(points, rng, f, c, size, max_tries=6):
     roll = np.radians(rng.normal(0, 3, n))
     up = np.tile([0.0, 1.0, 0.0], (n, 1))
     R = _rotation_about(up, yaw)
-    cam = np.einsum("nij,npj->npi", R, points) * np.array([1.0, -1.0, 1.0])  # y down
+    # Y-up world -> camera axes (x right, y down, z forward): a half turn about x. Flipping
+    # y alone would mirror the body (left and right sides swap places, labels do not).
+    cam = np.einsum("nij,npj->npi", R, points) * np.array([1.0, -1.0, -1.0])
     R = _rotation_about(np.tile([1.0, 0, 0], (n, 1)), -pitch) @ _rotation_about(np.tile([0, 0, 1.0], (n, 1)), roll)
     cam = np.einsum("nij,npj->npi", R, cam)
     depth = rng.uniform(1.8, 9.0, n)

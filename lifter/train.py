@@ -58,9 +58,10 @@ def parse_args(argv):
     if args.config:
         with open(args.config) as f:
             opts.update(yaml.safe_load(f) or {})
-    opts.update({k: v for k, v in vars(args).items() if v is not None and k != "config"})
-    if opts["quick"]:
+    cli = {k: v for k, v in vars(args).items() if v is not None and k != "config"}
+    if cli.get("quick", opts["quick"]):  # quick sizes, unless given explicitly
         opts.update(width=64, blocks=1, steps=60, batch=128, val_every=30, val_samples=300)
+    opts.update(cli)
     return argparse.Namespace(**opts)
 
 
@@ -131,7 +132,7 @@ def main(argv=None):
         bar.set_postfix(loss=f"{loss.item():.3f}")
         if step % a.val_every == 0 or done:
             res = validate(model, sets, a.device)
-            score = sum(v[0] for v in res.values())
+            score = float(sum(v[0] for v in res.values()))
             history.append({"step": step, "minutes": (time.time() - t0) / 60,
                             **{f"{k}_mpjpe_mm": round(float(v[0]), 1) for k, v in res.items()},
                             **{f"{k}_p_mpjpe_mm": round(float(v[1]), 1) for k, v in res.items()}})
