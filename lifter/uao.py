@@ -211,8 +211,8 @@ class _Problem:
             linear = torch.cat([dT[:, :2], dT[:, 2:] * ~guarded], -1)
             drel = dp + torch.einsum("bjil,bi->bjl", self.G, linear)
             # guarded: T_z = min_depth - Z of the nearest joint
-            nearest = torch.nn.functional.one_hot((self.min_depth_m - rel[..., 2]).argmax(-1), NUM_JOINTS)
-            drel[..., 2] -= nearest * (dT[:, 2:] * guarded)
+            nearest = (self.min_depth_m - rel[..., 2]).argmax(-1, keepdim=True)
+            drel[..., 2].scatter_add_(1, nearest, -dT[:, 2:] * guarded)  # (no host sync, unlike one_hot)
         else:
             drel = dp
         drel[:, 0] -= drel.sum(1)                         # rel = mu - mu[:, 0]
@@ -373,14 +373,18 @@ class _Adam:
 
 
 @torch.no_grad()
-def _refine(fast, x, problem, options):
+def _refine(fast, x, problem, options, record=None):
     """Run the refinement loop with the folded lifter `fast` (eval-mode arithmetic,
     whatever the module's train flag). x (B, 17, 2) float32 network input on the device.
 
-    Returns mu0 (B, 17, 3), mu (B, 17, 3), s (B, 17), iterations run.
+    Returns mu0 (B, 17, 3), mu (B, 17, 3), s (B, 17), iterations run. A list `record`
+    receives mu after 0, 1, ... iterations (each iteration's forward is the previous
+    one's result, so one run gives the whole convergence curve).
     """
     if options.mode == "none" or options.iters == 0:
         mu0, s0, _ = fast.decode(fast.encode(x))
+        if record is not None:
+            record.append(mu0)
         return mu0, mu0, s0, 0
     feature_latent = options.mode == "uao-feature"
     latent = fast.encode(x) if feature_latent else x.clone()
@@ -392,6 +396,8 @@ def _refine(fast, x, problem, options):
         cache = None if feature_latent else []
         feat = latent if feature_latent else fast.encode(latent, cache)
         mu, s, norm = fast.decode(feat)
+        if record is not None:
+            record.append(mu.clone())
         if mu0 is None:  # the first iterate is the unrefined prediction
             mu0 = mu.clone()
             if options.root == "joint":
@@ -408,14 +414,18 @@ def _refine(fast, x, problem, options):
         if options.max_ms > 0 and (time.perf_counter() - start) * 1e3 >= options.max_ms:
             break
     mu, s, _ = fast.decode(latent if feature_latent else fast.encode(latent))
+    if record is not None:
+        record.append(mu.clone())
     return mu0, mu, s, done
 
 
-def lift(model, keypoints_px, scores, intr, options=None, device=None):
+def lift(model, keypoints_px, scores, intr, options=None, device=None, record=None):
     """Lift 2D keypoints to 3D and optionally refine with UAO.
 
     keypoints_px (B, 17, 2) lifter-order pixels (NaN = missing), scores (B, 17),
     intr: Intrinsics (fields may be (B, 1) arrays for per-frame cameras).
+    record: optional list; receives the root-relative pose (B, 17, 3) numpy after 0, 1,
+    ..., n iterations (convergence curves for benchmarks).
     Returns LiftResult; no ground truth is used anywhere.
     """
     options = options or RefineOptions()
@@ -439,7 +449,11 @@ def lift(model, keypoints_px, scores, intr, options=None, device=None):
     else:
         x = normalise_keypoints(filled, intr, valid, model.config["input_norm"])
     problem = _Problem(rays, w, device)
-    mu0, mu, s, done = _refine(_fast(model), torch.from_numpy(x).to(device), problem, options)
+    trace = None if record is None else []
+    mu0, mu, s, done = _refine(_fast(model), torch.from_numpy(x).to(device), problem, options, trace)
+    for m in trace or ():
+        j = m.cpu().numpy()
+        record.append(j - j[:, :1])
     out = []
     for m in (mu0, mu):
         j = m.detach().float().cpu().numpy().astype(np.float64)
