@@ -1,7 +1,8 @@
 """Milliseconds per frame of each 2D detector on the real clip, at 640x360 and at full
 resolution (1768x994). Frames are decoded beforehand, so only detection is timed.
 
-mediapipe: BlazePose full, tracking mode (as in the app on video).
+mediapipe: BlazePose, tracking mode (as in the app on video): full, plus lite and heavy
+  when their model files are installed.
 mmpose: HRNet-w32 256x192, flip test off, one whole-frame box per frame (the pose model
   alone; the box source adds BlazePose's time when it is used). Without --mmpose-checkpoint
   it runs random weights: the cost of the network does not depend on its weights.
@@ -22,6 +23,7 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from detectors import make_detector  # noqa: E402
+from detectors.blazepose import VARIANTS, model_file  # noqa: E402
 
 CLIP = Path(__file__).resolve().parents[1] / ".." / "shared" / "media" / "sports2d_demo.mp4"
 WARMUP = 3
@@ -66,22 +68,31 @@ def main():
         raise SystemExit(f"--frames {args.frames}: need more than {WARMUP} (warm-up)")
 
     sizes = {"640x360": (640, 360), "full": None}
-    options = {"mediapipe": {},
-               "mmpose": {"checkpoint": args.mmpose_checkpoint, "static_image": True,
-                          "boxes": "frame", "min_person_score": 0.0}}
+    runs = {}  # label -> (backend, options)
+    for backend in args.backends.split(","):
+        if backend == "mediapipe":  # every BlazePose variant whose model file is installed
+            for variant in VARIANTS:
+                if model_file(variant).is_file():
+                    runs[f"mediapipe-{variant}"] = ("mediapipe", {"config": variant})
+        elif backend == "mmpose":
+            runs["mmpose-hrnet-w32"] = ("mmpose", {
+                "checkpoint": args.mmpose_checkpoint, "static_image": True, "boxes": "frame",
+                "min_person_score": 0.0})
+        else:
+            raise SystemExit(f"--backends {backend}: unknown, choose from mediapipe, mmpose")
     results = {}
     for size_name, size in sizes.items():
         frames = read_frames(CLIP, args.frames, size)
         h, w = frames[0].shape[:2]
-        for backend in args.backends.split(","):
+        for label, (backend, options) in runs.items():
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # the random-weights warning, known here
-                det = make_detector(backend, **options[backend])
-            r = time_detector(det, frames, f"{backend} {w}x{h}")
+                det = make_detector(backend, **options)
+            r = time_detector(det, frames, f"{label} {w}x{h}")
             det.close()
             r.update(backend=backend, version=det.version, resolution=f"{w}x{h}")
-            results[f"{backend}@{size_name}"] = r
-            print(f"{backend:10s} {w:4d}x{h:<4d} {r['mean_ms']:8.1f} ms/frame mean  "
+            results[f"{label}@{size_name}"] = r
+            print(f"{label:16s} {w:4d}x{h:<4d} {r['mean_ms']:8.1f} ms/frame mean  "
                   f"{r['median_ms']:8.1f} median  {r['p90_ms']:8.1f} p90  "
                   f"person found in {r['found_fraction']:.0%} of {r['frames']} frames", flush=True)
     # Other work on the machine inflates the figures: keep the load with them.

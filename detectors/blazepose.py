@@ -20,6 +20,12 @@ MISSING_MODEL = (
     "then copy package/{name} into {dir}/), or use --det-config full")
 
 
+def model_file(variant):
+    """Where mediapipe looks for the landmark model of a variant (lite | full | heavy)."""
+    import mediapipe as mp
+    return Path(mp.__file__).parent / "modules" / "pose_landmark" / f"pose_landmark_{variant}.tflite"
+
+
 class BlazePoseDetector:
     name = "mediapipe"
 
@@ -31,12 +37,11 @@ class BlazePoseDetector:
         if variant not in VARIANTS:
             raise ValueError(f"detector mediapipe: unknown model {variant!r}, "
                              f"choose one of {', '.join(VARIANTS)}")
-        model_dir = Path(mp.__file__).parent / "modules" / "pose_landmark"
-        model_file = model_dir / f"pose_landmark_{variant}.tflite"
-        if not model_file.is_file():
+        path = model_file(variant)
+        if not path.is_file():
             # mediapipe would try to download it at this point and fail with a long trace
-            raise ValueError(MISSING_MODEL.format(variant=variant, file=model_file,
-                                                  name=model_file.name, dir=model_dir))
+            raise ValueError(MISSING_MODEL.format(variant=variant, file=path,
+                                                  name=path.name, dir=path.parent))
         self._pose = mp.solutions.pose.Pose(
             static_image_mode=static_image, model_complexity=VARIANTS[variant],
             smooth_landmarks=not static_image, enable_segmentation=False,
