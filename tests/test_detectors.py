@@ -17,7 +17,7 @@ from lifter.skeleton import COCO_JOINTS, FLIP_PERM, JOINTS, coco_to_lifter
 
 MEDIA = Path(__file__).resolve().parents[1] / ".." / "shared" / "media"
 J = {name: i for i, name in enumerate(JOINTS)}
-# The man with the ball in basketball1.png, boxed by hand (x0, y0, x1, y1) px.
+# The man with the ball in basketball1.png and basketball2.png, boxed by hand (x0, y0, x1, y1) px.
 MAN_BOX = (25, 65, 180, 480)
 # BlazePose's 33 landmark names, from MediaPipe's documentation, as an independent check
 # of the index table.
@@ -48,8 +48,9 @@ def test_blazepose_to_coco_table_matches_landmark_names():
     assert tuple(BLAZEPOSE_NAMES[i] for i in BLAZEPOSE_TO_COCO) == COCO_JOINTS
 
 
-def test_blazepose_finds_the_man_with_plausible_anatomy(blazepose_static, still):
-    people = blazepose_static(still)
+@pytest.mark.parametrize("name", ["basketball1.png", "basketball2.png"])
+def test_blazepose_finds_the_man_with_plausible_anatomy(blazepose_static, name):
+    people = blazepose_static(cv2.imread(str(MEDIA / name), cv2.IMREAD_UNCHANGED))
     assert len(people) == 1
     p = people[0]
     assert isinstance(p, Person) and p.source_format == "blazepose33" and p.features is None
