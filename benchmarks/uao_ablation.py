@@ -36,8 +36,22 @@ from lifter.uao import RefineOptions, lift  # noqa: E402
 
 MOCAP = [SHARED / "data" / "cmu-mocap", SHARED / "data" / "hdm05-subset", SHARED / "data" / "cmu-bvh"]
 HELDOUT = ["14", "55", "HDM_tr", "bvh_75_19"]   # configs/train_default.yaml val_subjects
-TRAIN = ["02", "05", "06", "09", "13", "16", "49", "93", "105"]
+TRAIN = ["02", "05", "06", "09", "10", "13", "16", "49", "93", "105"]  # training subjects (in domain)
 LRS = (1e-3, 3e-3, 1e-2, 3e-2)
+LAMBDAS = (0.0, 0.005, 0.05, 0.5)  # 0.005: the paper's value, in the authors' units
+
+
+def curve_jobs(defaults):
+    """(mode, lr, lambda_unc): the lambda sweep at the default lr, the lr sweep at the
+    default lambda, for both latents."""
+    jobs = []
+    for mode in ("uao", "uao-feature"):
+        for lu in LAMBDAS:
+            jobs.append((mode, defaults.lr, lu))
+        for lr in LRS:
+            if (mode, lr, defaults.lambda_unc) not in jobs:
+                jobs.append((mode, lr, defaults.lambda_unc))
+    return jobs
 
 
 def chunk_intr(intr, sl):
@@ -92,8 +106,7 @@ def evaluate_set(model, data, iters_max, defaults):
     for r in rows.values():
         r["change_pct"] = 100.0 * (r["mpjpe_mm"] / base["mpjpe_mm"] - 1)
     curves = {}
-    jobs = [(mode, lr, lu) for mode in ("uao", "uao-feature") for lr in LRS for lu in (0.0, defaults.lambda_unc)]
-    for mode, lr, lu in tqdm(jobs, desc="curves", leave=False):
+    for mode, lr, lu in tqdm(curve_jobs(defaults), desc="curves", leave=False):
         opts = replace(defaults, mode=mode, lr=lr, lambda_unc=lu, iters=iters_max)
         curve = run(model, data, opts, record=True)[4]
         err = np.linalg.norm(curve - data["joints_m"][None], axis=-1).mean((1, 2)) * 1e3
@@ -121,11 +134,18 @@ def plot(results, path):
         curves = results["sets"][s]["curves"]
         for col, mode in enumerate(("uao", "uao-feature")):
             ax = axes[row, col]
-            for i, lr in enumerate(LRS):
-                for lu, style in ((0.0, "--"), (results["defaults"]["lambda_unc"], "-")):
-                    c = curves[f"{mode} lr={lr:g} lambda_unc={lu:g}"]["mpjpe_mm"]
-                    label = f"lr {lr:g}, " + ("projection only" if lu == 0 else f"+ uncertainty ({lu:g})")
-                    ax.plot(range(len(c)), c, style, color=f"C{i}", label=label)
+            d = results["defaults"]
+            for c in curves.values():
+                if c["mode"] != mode:
+                    continue
+                if c["lr"] == d["lr"]:
+                    i, style = LAMBDAS.index(c["lambda_unc"]) if c["lambda_unc"] in LAMBDAS else 9, "-"
+                    label = f"lr {c['lr']:g}, " + ("projection only" if c["lambda_unc"] == 0
+                                                    else f"lambda_unc {c['lambda_unc']:g}")
+                else:
+                    i, style = 4 + LRS.index(c["lr"]), "--"
+                    label = f"lr {c['lr']:g}, lambda_unc {c['lambda_unc']:g}"
+                ax.plot(range(len(c["mpjpe_mm"])), c["mpjpe_mm"], style, color=f"C{i}", label=label)
             ax.set_title(f"{s}: {'input latent (uao)' if mode == 'uao' else 'feature latent (uao-feature)'}")
             ax.set_xlabel("iterations")
             ax.set_ylabel("MPJPE (mm)")

@@ -3,10 +3,14 @@
 baseline, at batch 1 and batch 64, all measured in one run, interleaved round by round
 so that load from other processes hits every variant alike.
 
-    python benchmarks/uao_speed.py [--weights W] [--iters 4] [--threads N] [--json OUT]
+    python benchmarks/uao_speed.py [--weights W] [--iters 4] [--threads 1] [--json OUT]
 
 Without --weights (or if the file is missing) a randomly initialised full-size GUMLP
 (width 256, 3 blocks) is timed: speed does not depend on the weights' values.
+Two clocks: wall time (the `*_ms` keys) and this process's CPU time (`cpu` block). On a
+machine shared with other jobs the CPU time is the steadier figure. One torch thread
+by default: at batch 1 the kernels are too small for intra-op threads to pay, and a
+live app runs the detector and viewer beside the lifter.
 """
 import argparse
 import json
@@ -20,18 +24,17 @@ import torch
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from lifter.camera import intrinsics_from_fov, pixels_to_rays  # noqa: E402
+from lifter.camera import intrinsics_from_fov, pixels_to_rays, solve_root  # noqa: E402
 from lifter.model import GUMLP, load_lifter  # noqa: E402
 from lifter.normalise import fill_missing, normalise_keypoints  # noqa: E402
-from lifter.uao import (RefineOptions, _Problem, _uncertainty, _weights, lift,  # noqa: E402
-                        reprojection_error_px)
-from lifter.camera import solve_root  # noqa: E402
+from lifter.uao import RefineOptions, _Problem, _weights, lift, reprojection_error_px  # noqa: E402
 
 
 def naive_uao(model, kp, scores, intr, options):
     """The loop one writes first: the whole model re-run under full autograd every
     iteration (weights still recording gradients), torch.optim.Adam, a separate forward
-    for the initial pose and another for the final one. Same losses as lift()."""
+    for the initial pose and another for the final one. Same objective as lift()
+    (_Problem.loss, whose autograd gradient lift's hand-written one reproduces)."""
     w, valid = _weights(kp, scores, options.score_threshold)
     x = torch.from_numpy(normalise_keypoints(kp, intr, valid))
     rays = pixels_to_rays(fill_missing(np.nan_to_num(kp), valid), intr)
@@ -43,10 +46,7 @@ def naive_uao(model, kp, scores, intr, options):
     for _ in range(options.iters):
         opt.zero_grad()
         mu, s = model(z)
-        rel = mu - mu[:, :1]
-        loss = (options.lambda_proj * problem.projection(rel, problem.root(rel))
-                + options.lambda_unc * _uncertainty(mu, mu0, s.detach())).sum()
-        loss.backward()
+        problem.loss(mu, mu0, s.detach(), options).sum().backward()
         opt.step()
     mu, s = model(z)
     joints = mu.detach().numpy().astype(np.float64)
@@ -71,7 +71,7 @@ def main():
     ap.add_argument("--weights", default="weights/gumlp_cmu.pt")
     ap.add_argument("--iters", type=int, default=4)
     ap.add_argument("--rounds", type=int, default=30, help="timed rounds per batch size (median reported)")
-    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (0: torch's default)")
     ap.add_argument("--json")
     args = ap.parse_args()
     if args.threads:
@@ -101,30 +101,36 @@ def main():
         "uao_feature_ms": lambda kp, sc: lift(model, kp, sc, intr, opts["uao_feature"]),
         "naive_uao_ms": lambda kp, sc: naive_uao(model, kp, sc, intr, opts["naive"]),
     }
-    results = {"model": source, "threads": torch.get_num_threads(), "iters": args.iters}
+    results = {"model": source, "threads": torch.get_num_threads(), "iters": args.iters,
+               "load_average": list(os.getloadavg())}
     for batch in (1, 64):
         kp, sc = frames(batch, rng, intr)
         rounds = args.rounds if batch == 1 else max(3, args.rounds // 6)
         times = {k: [] for k in variants}
+        cpu = {k: [] for k in variants}
         for f in variants.values():  # warm-up
             f(kp, sc)
         for _ in tqdm(range(rounds), desc=f"batch {batch}", leave=False):
             for k, f in variants.items():
-                t = time.perf_counter()
+                t, c = time.perf_counter(), time.process_time()
                 f(kp, sc)
                 times[k].append((time.perf_counter() - t) * 1e3 / batch)
+                cpu[k].append((time.process_time() - c) * 1e3 / batch)
         r = {k: float(np.median(v)) for k, v in times.items()}
-        r["uao_over_lifter"] = r["uao_ms"] / r["lifter_ms"]
-        r["uao_feature_over_lifter"] = r["uao_feature_ms"] / r["lifter_ms"]
-        r["naive_over_lifter"] = r["naive_uao_ms"] / r["lifter_ms"]
-        r["feature_extra_over_forward"] = (r["uao_feature_ms"] - r["lifter_ms"]) / r["forward_ms"]
-        r["naive_over_uao"] = r["naive_uao_ms"] / r["uao_ms"]
+        r["cpu"] = {k: float(np.median(v)) for k, v in cpu.items()}
+        for d in (r, r["cpu"]):
+            d["uao_over_lifter"] = d["uao_ms"] / d["lifter_ms"]
+            d["uao_feature_over_lifter"] = d["uao_feature_ms"] / d["lifter_ms"]
+            d["naive_over_lifter"] = d["naive_uao_ms"] / d["lifter_ms"]
+            d["feature_extra_over_forward"] = (d["uao_feature_ms"] - d["lifter_ms"]) / d["forward_ms"]
+            d["naive_over_uao"] = d["naive_uao_ms"] / d["uao_ms"]
         results[f"batch_{batch}"] = r
-        print(f"batch {batch:3d} (ms/frame, median of {rounds}): forward {r['forward_ms']:.2f} | "
-              f"lifter {r['lifter_ms']:.2f} | +uao {r['uao_ms']:.2f} ({r['uao_over_lifter']:.2f}x) | "
-              f"+uao-feature {r['uao_feature_ms']:.2f} ({r['uao_feature_over_lifter']:.2f}x, extra = "
-              f"{r['feature_extra_over_forward']:.2f} forward passes) | naive {r['naive_uao_ms']:.2f} "
-              f"({r['naive_over_lifter']:.2f}x; uao is {r['naive_over_uao']:.2f}x faster)")
+        for clock, d in (("wall", r), ("cpu ", r["cpu"])):
+            print(f"batch {batch:3d} {clock} (ms/frame, median of {rounds}): forward {d['forward_ms']:.2f} | "
+                  f"lifter {d['lifter_ms']:.2f} | +uao {d['uao_ms']:.2f} ({d['uao_over_lifter']:.2f}x) | "
+                  f"+uao-feature {d['uao_feature_ms']:.2f} ({d['uao_feature_over_lifter']:.2f}x, extra = "
+                  f"{d['feature_extra_over_forward']:.2f} forward passes) | naive {d['naive_uao_ms']:.2f} "
+                  f"({d['naive_over_lifter']:.2f}x; uao is {d['naive_over_uao']:.2f}x faster)")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(results, indent=2))

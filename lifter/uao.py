@@ -36,6 +36,7 @@ from .skeleton import NUM_JOINTS
 MODES = ("none", "uao", "uao-feature")
 _MIN_Z_M = 0.05  # depth floor of the projection (a jointly optimised root has no guard)
 ROOTS = ("solve", "joint")
+SOLVERS = ("adam", "gn")
 
 
 @dataclass
@@ -50,6 +51,8 @@ class RefineOptions:
     root: str = "solve"           # solve: closed-form root per iteration | joint: Adam on it too
     root_lr_m: float = 0.01       # Adam step of the root translation when root == "joint"
     sticky: bool = True           # joints at rest move only if the 2D pull beats their confidence
+    solver: str = "adam"          # adam | gn (Gauss-Newton, feature latent only)
+    gn_lambda: float = 1e-3       # gn: weight of sum_j ||mu_j - mu0_j||^2 / sigma_j^2 / 17
 
     @staticmethod
     def preset(name):
@@ -71,9 +74,13 @@ class RefineOptions:
             raise ValueError(f"refine mode {self.mode!r}: unknown (expected one of {', '.join(MODES)})")
         if self.root not in ROOTS:
             raise ValueError(f"refine root {self.root!r}: unknown (expected one of {', '.join(ROOTS)})")
+        if self.solver not in SOLVERS:
+            raise ValueError(f"refine solver {self.solver!r}: unknown (expected one of {', '.join(SOLVERS)})")
+        if self.solver == "gn" and self.mode == "uao":
+            raise ValueError("refine solver 'gn' needs mode 'uao-feature' (the input latent has no small closed form)")
         if not (isinstance(self.iters, (int, np.integer)) and self.iters >= 0):
             raise ValueError(f"refine iters {self.iters!r}: must be an integer >= 0")
-        for name in ("lambda_proj", "lambda_unc", "lr", "root_lr_m", "max_ms"):
+        for name in ("lambda_proj", "lambda_unc", "lr", "root_lr_m", "max_ms", "gn_lambda"):
             v = getattr(self, name)
             if not (math.isfinite(v) and v >= 0):
                 raise ValueError(f"refine {name} {v!r}: must be a finite number >= 0")
@@ -225,6 +232,41 @@ class _Problem:
             shrink = (1 - pull / _norm(drel)).clamp(min=0)
             g = torch.where(((d * d).sum(-1) == 0)[..., None], drel * shrink[..., None], g)
         return [g] if root is None else [g, dT]
+
+
+    def placement_jacobian(self):
+        """(B, 17, 17, 3, 3) d P_j / d mu_m of the placed joints P = rel + root(rel),
+        rel = mu - mu_0 (constant: the root is linear in the pose; guard not included)."""
+        B = self.G.shape[0]
+        eye = torch.eye(3, dtype=self.G.dtype, device=self.G.device)
+        L = torch.zeros(B, NUM_JOINTS, NUM_JOINTS, 3, 3, dtype=self.G.dtype, device=self.G.device)
+        idx = torch.arange(NUM_JOINTS, device=self.G.device)
+        L[:, idx, idx] = eye
+        L = L + self.G[:, None]
+        L[:, :, 0] -= eye + self.G.sum(1)[:, None]
+        return L
+
+    def gauss_newton_step(self, mu, mu0, s, options, L):
+        """One Gauss-Newton step on per-joint 3D positions for the squared objective
+        lambda_proj sum_j w_j ||e_j||^2 + gn_lambda / 17 sum_j ||mu_j - mu0_j||^2 / sigma_j^2
+        (a MAP estimate: the network's sigma as the prior's spread). Returns mu (B, 17, 3)."""
+        B = mu.shape[0]
+        rel = mu - mu[:, :1]
+        p = rel + self.root(rel)[:, None]
+        z = p[..., 2:].clamp(min=_MIN_Z_M)
+        q = p[..., :2] / z
+        e = (q - self.rays) * self.inv_scale                              # (B, 17, 2)
+        sw = (self.w * options.lambda_proj).sqrt()[..., None]             # (B, 17, 1)
+        zero = torch.zeros_like(z)
+        de = torch.stack([torch.cat([1 / z, zero, -q[..., :1] / z], -1),
+                          torch.cat([zero, 1 / z, -q[..., 1:] / z], -1)], -2)  # (B, 17, 2, 3)
+        de = de * (self.inv_scale[..., None] * sw[..., None])
+        J = torch.einsum("bjap,bjmpq->bjamq", de, L).reshape(B, 2 * NUM_JOINTS, 3 * NUM_JOINTS)
+        prior = (options.gn_lambda / NUM_JOINTS) ** 0.5 * torch.exp(-s)   # (B, 17) 1 / sigma, weighted
+        prior2 = (prior ** 2)[..., None].expand(B, NUM_JOINTS, 3).reshape(B, -1)
+        H = J.transpose(1, 2) @ J + torch.diag_embed(prior2)
+        g = (J.transpose(1, 2) @ (e * sw).reshape(B, -1, 1))[..., 0] + prior2 * (mu - mu0).reshape(B, -1)
+        return mu - torch.linalg.solve(H, g).view(B, NUM_JOINTS, 3)
 
 
 def _gelu_bw(grad, pre):
@@ -387,6 +429,8 @@ def _refine(fast, x, problem, options, record=None):
             record.append(mu0)
         return mu0, mu0, s0, 0
     feature_latent = options.mode == "uao-feature"
+    if options.solver == "gn":
+        return _refine_gn(fast, x, problem, options, record)
     latent = fast.encode(x) if feature_latent else x.clone()
     opt = _Adam(latent, options.lr)
     root = opt_root = mu0 = None
@@ -417,6 +461,29 @@ def _refine(fast, x, problem, options, record=None):
     if record is not None:
         record.append(mu.clone())
     return mu0, mu, s, done
+
+
+def _refine_gn(fast, x, problem, options, record=None):
+    """Gauss-Newton on the feature latent. The heads are LayerNorm -> affine, per joint,
+    with a rank-3 map from each joint's feature to its position: every per-joint 3D
+    displacement is reachable by some feature change, so the optimum over features of
+    an objective on mu (s held at its first value, as the detached uncertainty term
+    holds it) is the optimum over per-joint positions, which GN solves in 51 unknowns."""
+    mu0, s0, _ = fast.decode(fast.encode(x))
+    mu = mu0
+    L = problem.placement_jacobian()
+    start = time.perf_counter()
+    done = 0
+    if record is not None:
+        record.append(mu0)
+    for _ in range(options.iters):
+        mu = problem.gauss_newton_step(mu, mu0, s0, options, L)
+        done += 1
+        if record is not None:
+            record.append(mu)
+        if options.max_ms > 0 and (time.perf_counter() - start) * 1e3 >= options.max_ms:
+            break
+    return mu0, mu, s0, done
 
 
 def lift(model, keypoints_px, scores, intr, options=None, device=None, record=None):

@@ -106,10 +106,10 @@ def test_hand_gradients_match_autograd_of_the_objective():
             torch.testing.assert_close(a, torch.zeros_like(a) if b is None else b, atol=1e-5, rtol=1e-4)
 
 
-@pytest.mark.parametrize("mode", ["uao", "uao-feature"])
-def test_refinement_lowers_reprojection_error(model, mode):
+@pytest.mark.parametrize("mode,solver", [("uao", "adam"), ("uao-feature", "adam"), ("uao-feature", "gn")])
+def test_refinement_lowers_reprojection_error(model, mode, solver):
     kp, sc = frames(8)
-    res = lift(model, kp, sc, INTR, RefineOptions(mode=mode, iters=10, lr=0.05))
+    res = lift(model, kp, sc, INTR, RefineOptions(mode=mode, iters=10, lr=0.05, solver=solver))
     assert isinstance(res, LiftResult) and res.iters == 10
     assert res.joints_m.shape == (8, 17, 3) and res.root_m.shape == (8, 3) and res.sigma_m.shape == (8, 17)
     assert np.all(res.reproj_px_after < res.reproj_px_before)
@@ -146,6 +146,16 @@ def test_large_lambda_unc_keeps_the_unrefined_pose(model, mode):
     np.testing.assert_allclose(res.joints_m, base.joints_m, atol=1e-6)
     moved = lift(model, kp, sc, INTR, RefineOptions(mode=mode, iters=6, lr=0.05, lambda_unc=0.0))
     assert np.abs(moved.joints_m - base.joints_m).max() > 1e-3  # the same run without the term moves
+
+
+def test_gauss_newton_prior_weight_interpolates(model):
+    kp, sc = frames(4)
+    base = lift(model, kp, sc, INTR, RefineOptions(mode="none"))
+    stiff = lift(model, kp, sc, INTR, RefineOptions(mode="uao-feature", solver="gn", iters=3, gn_lambda=1e9))
+    np.testing.assert_allclose(stiff.joints_m, base.joints_m, atol=1e-5)
+    loose = lift(model, kp, sc, INTR, RefineOptions(mode="uao-feature", solver="gn", iters=3, gn_lambda=1e-3))
+    mid = lift(model, kp, sc, INTR, RefineOptions(mode="uao-feature", solver="gn", iters=3, gn_lambda=1.0))
+    assert loose.reproj_px_after.mean() < mid.reproj_px_after.mean() < base.reproj_px_before.mean()
 
 
 def test_confident_joints_move_less(model):
@@ -228,6 +238,7 @@ def test_presets_and_bad_input_give_one_line_errors(model):
         (lambda: lift(model, kp, sc, INTR, RefineOptions(mode="uao-magic")), "refine mode"),
         (lambda: lift(model, kp, sc, INTR, RefineOptions(mode="uao", iters=-1)), "refine iters"),
         (lambda: lift(model, kp, sc, INTR, replace(authors, lr=float("nan"))), "refine lr"),
+        (lambda: lift(model, kp, sc, INTR, replace(authors, solver="gn")), "refine solver"),
         (lambda: lift(model, kp[:, :15], sc, INTR), "keypoints_px"),
         (lambda: lift(model, kp, sc[:, :3], INTR), "scores"),
     ]
