@@ -39,6 +39,7 @@ HELDOUT = ["14", "55", "HDM_tr", "bvh_75_19"]   # configs/train_default.yaml val
 TRAIN = ["02", "05", "06", "09", "10", "13", "16", "49", "93", "105"]  # training subjects (in domain)
 LRS = (1e-3, 3e-3, 1e-2, 3e-2)
 LAMBDAS = (0.0, 0.005, 0.05, 0.5)  # 0.005: the paper's value, in the authors' units
+GN_LAMBDAS = (1e-6, 1e-3, 1e-2, 1e-1, 1.0)  # 1e-6: projection only (keeps the system regular)
 
 
 def curve_jobs(defaults):
@@ -51,7 +52,7 @@ def curve_jobs(defaults):
         for lr in LRS:
             if (mode, lr, defaults.lambda_unc) not in jobs:
                 jobs.append((mode, lr, defaults.lambda_unc))
-    return jobs
+    return jobs + [("gn", None, lam) for lam in GN_LAMBDAS]
 
 
 def chunk_intr(intr, sl):
@@ -98,6 +99,9 @@ def evaluate_set(model, data, iters_max, defaults):
         variants[f"{name}: projection only"] = replace(d, lambda_unc=0.0)
         variants[f"{name}: projection + uncertainty"] = d
         variants[f"{name}: projection + uncertainty, joint root"] = replace(d, root="joint")
+    gn = replace(defaults, mode="uao-feature", solver="gn")
+    variants["feature, Gauss-Newton: projection only"] = replace(gn, gn_lambda=GN_LAMBDAS[0])
+    variants["feature, Gauss-Newton: projection + uncertainty"] = gn
     variants["authors' preset (input, lr 1e-3, 4 it)"] = RefineOptions.preset("authors")
     for name, opts in tqdm(variants.items(), desc="table", leave=False):
         t = time.perf_counter()
@@ -107,11 +111,15 @@ def evaluate_set(model, data, iters_max, defaults):
         r["change_pct"] = 100.0 * (r["mpjpe_mm"] / base["mpjpe_mm"] - 1)
     curves = {}
     for mode, lr, lu in tqdm(curve_jobs(defaults), desc="curves", leave=False):
-        opts = replace(defaults, mode=mode, lr=lr, lambda_unc=lu, iters=iters_max)
+        if mode == "gn":
+            opts, key = replace(defaults, mode="uao-feature", solver="gn", gn_lambda=lu, iters=iters_max), \
+                f"uao-feature gn gn_lambda={lu:g}"
+        else:
+            opts, key = replace(defaults, mode=mode, lr=lr, lambda_unc=lu, iters=iters_max), \
+                f"{mode} lr={lr:g} lambda_unc={lu:g}"
         curve = run(model, data, opts, record=True)[4]
         err = np.linalg.norm(curve - data["joints_m"][None], axis=-1).mean((1, 2)) * 1e3
-        curves[f"{mode} lr={lr:g} lambda_unc={lu:g}"] = {"mode": mode, "lr": lr, "lambda_unc": lu,
-                                                          "mpjpe_mm": [float(e) for e in err]}
+        curves[key] = {"mode": mode, "lr": lr, "lambda_unc": lu, "mpjpe_mm": [float(e) for e in err]}
     return rows, curves
 
 
@@ -129,7 +137,7 @@ def plot(results, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     sets = list(results["sets"])
-    fig, axes = plt.subplots(len(sets), 2, figsize=(11, 4 * len(sets)), squeeze=False)
+    fig, axes = plt.subplots(len(sets), 3, figsize=(16, 4 * len(sets)), squeeze=False)
     for row, s in enumerate(sets):
         curves = results["sets"][s]["curves"]
         for col, mode in enumerate(("uao", "uao-feature")):
@@ -150,7 +158,17 @@ def plot(results, path):
             ax.set_xlabel("iterations")
             ax.set_ylabel("MPJPE (mm)")
             ax.grid(alpha=0.3)
-        axes[row, 1].legend(fontsize=7)
+        ax = axes[row, 2]
+        for i, lam in enumerate(GN_LAMBDAS):
+            c = curves[f"uao-feature gn gn_lambda={lam:g}"]["mpjpe_mm"]
+            ax.plot(range(len(c)), c, "-", color=f"C{i}",
+                    label="projection only" if i == 0 else f"gn_lambda {lam:g}")
+        ax.set_title(f"{s}: feature latent, Gauss-Newton")
+        ax.set_xlabel("iterations")
+        ax.set_ylabel("MPJPE (mm)")
+        ax.grid(alpha=0.3)
+        for col in range(3):
+            axes[row, col].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     print(f"wrote {path}")
