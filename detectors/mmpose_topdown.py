@@ -10,6 +10,7 @@ boxes; they come from, in order of preference:
 With with_features=True the four HRNet branch outputs (1/4 ... 1/32 of the crop) of the
 same forward pass are returned per person, captured by forward hooks.
 """
+import contextlib
 import importlib.util
 import re
 import warnings
@@ -48,6 +49,35 @@ def resolve_config(config):
     if not hits:
         raise ValueError(f"--det-config {config}: no such file, nor a config shipped with mmpose")
     return hits[0]
+
+
+@contextlib.contextmanager
+def quiet_mmpose_warnings():
+    """Silence the warnings known to be harmless on this stack: mmengine still uses
+    pkg_resources; mmcv-lite lacks the EDPose op; the packaged configs name their
+    dataset file relative to the mmpose repository."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
+        warnings.filterwarnings("ignore", message=".*MultiScaleDeformableAttention")
+        warnings.filterwarnings("ignore", message=".*metainfo config file")
+        yield
+
+
+def read_config(config_path, with_features):
+    """The MMPose config, checked before anything is built: top-down, and HRNet when
+    its multi-scale features are wanted."""
+    with quiet_mmpose_warnings():
+        from mmengine.config import Config
+        try:
+            cfg = Config.fromfile(str(config_path))
+        except Exception as e:  # mmengine raises many types for a bad config
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            raise ValueError(f"--det-config {config_path}: cannot be read ({first})") from None
+    if cfg.get("model", {}).get("type") != "TopdownPoseEstimator":
+        raise ValueError(f"--det-config {config_path}: not an MMPose top-down pose model")
+    if with_features and cfg.model.get("backbone", {}).get("type") != "HRNet":
+        raise ValueError(f"--det-config {config_path}: multi-scale features need an HRNet backbone")
+    return cfg
 
 
 def model_zoo_url(config_path):
@@ -145,33 +175,23 @@ class MMPoseDetector:
                              f"choose one of {', '.join(BOX_SOURCES)}")
         config_path = resolve_config(config)
         device = check_device(device)
+        cfg = read_config(config_path, with_features)
         state = read_weights(checkpoint, config_path)
         self.person_detector = None
         if person_config or person_checkpoint:
             self.person_detector = _make_person_detector(person_config, person_checkpoint, device)
-        with warnings.catch_warnings():
-            # Known, harmless on this stack: mmengine still uses pkg_resources; mmcv-lite
-            # lacks the EDPose op; the packaged configs name their dataset file relative
-            # to the mmpose repository.
-            warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
-            warnings.filterwarnings("ignore", message=".*MultiScaleDeformableAttention")
-            warnings.filterwarnings("ignore", message=".*metainfo config file")
+        with quiet_mmpose_warnings():
             import mmpose
             from mmpose.apis import init_model
             try:
-                model = init_model(str(config_path), checkpoint=None, device="cpu")
-            except Exception as e:  # mmengine raises many types for a bad config
+                model = init_model(cfg, checkpoint=None, device="cpu")
+            except Exception as e:  # a readable config can still name unknown modules
                 first = (str(e).strip().splitlines() or [type(e).__name__])[0]
                 raise ValueError(f"--det-config {config_path}: cannot build a model ({first})") from None
-        if model.cfg.model.get("type") != "TopdownPoseEstimator":
-            raise ValueError(f"--det-config {config_path}: not a top-down pose model")
         names = tuple(model.dataset_meta.get("keypoint_id2name", {}).values())
         if names != COCO_JOINTS:
             raise ValueError(f"--det-config {config_path}: not a COCO-17 keypoint model "
                              f"({len(names)} keypoints)")
-        if with_features and not hasattr(model.backbone, "stage4"):
-            raise ValueError(f"--det-config {config_path}: multi-scale features need an "
-                             "HRNet backbone")
         if state is not None:
             apply_weights(model, state, checkpoint, config_path)
         model.test_cfg["flip_test"] = flip_test  # flip test doubles the cost; off for live use

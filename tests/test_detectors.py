@@ -238,24 +238,14 @@ def test_mmpose_flip_test_keeps_features_from_the_unflipped_pass(hrnet, still):
         torch.testing.assert_close(a, b)
 
 
-def test_mmpose_boxes_from_the_embedded_detector(hrnet_checkpoint, still, blazepose_static):
-    det = make_detector("mmpose", checkpoint=str(hrnet_checkpoint[0]), static_image=True,
-                        min_person_score=0.0)
-    try:
-        people = det(still)
-        assert len(people) == 1
-        np.testing.assert_allclose(people[0].bbox_xyxy, blazepose_static(still)[0].bbox_xyxy, atol=2)
-        assert det(np.zeros((480, 640, 3), np.uint8)) == []
-    finally:
-        det.close()
-
-
-def test_mmpose_tracking_takes_the_box_from_the_previous_keypoints(hrnet_checkpoint, still):
+def test_mmpose_boxes_from_the_embedded_detector_then_tracked(hrnet_checkpoint, still,
+                                                              blazepose_static):
     det = make_detector("mmpose", checkpoint=str(hrnet_checkpoint[0]), min_person_score=0.0,
                         track_min_score=0.0)
     try:
+        assert det(np.zeros((480, 640, 3), np.uint8)) == []  # BlazePose sees nobody
         first = det(still)[0]  # no track yet: BlazePose's box around the man
-        assert first.bbox_xyxy[2] < 200
+        np.testing.assert_allclose(first.bbox_xyxy, blazepose_static(still)[0].bbox_xyxy, atol=2)
         second = det(still)[0]
     finally:
         det.close()
@@ -302,6 +292,12 @@ def test_mmpose_bad_checkpoints_are_clear_errors(tmp_path):
         assert "\n" not in str(err.value)
     with pytest.raises(ValueError, match="det-config"):
         make_detector("mmpose", config="td-hm_no_such_model", checkpoint="none")
+    with pytest.raises(ValueError, match="not an MMPose top-down"):
+        make_detector("mmpose", config="ae_hrnet-w32_8xb24-300e_coco-512x512", checkpoint="none")
+    broken = tmp_path / "broken.py"
+    broken.write_text("model = dict(type=\n")
+    with pytest.raises(ValueError, match="cannot be read"):
+        make_detector("mmpose", config=str(broken), checkpoint="none")
 
 
 def test_mmpose_runs_a_cascaded_pyramid_config_by_name(still):
@@ -312,7 +308,7 @@ def test_mmpose_runs_a_cascaded_pyramid_config_by_name(still):
     people = det(still)
     assert len(people) == 1 and people[0].keypoints_px.shape == (17, 2)
     assert "rsn18" in det.version
-    with pytest.raises(ValueError, match="HRNet"), pytest.warns(UserWarning, match="RANDOM"):
+    with pytest.raises(ValueError, match="HRNet"):
         make_detector("mmpose", config="td-hm_rsn18_8xb32-210e_coco-256x192",
                       checkpoint="none", with_features=True)
 
