@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from detectors import Person, make_detector
-from detectors.keypoints import BLAZEPOSE_TO_COCO
+from detectors.keypoints import BLAZEPOSE_TO_COCO, keypoints_bbox, lifter_joints
 from lifter.skeleton import COCO_JOINTS, FLIP_PERM, JOINTS, coco_to_lifter
 
 MEDIA = Path(__file__).resolve().parents[1] / ".." / "shared" / "media"
@@ -46,6 +46,18 @@ def blazepose_static():
 
 def test_blazepose_to_coco_table_matches_landmark_names():
     assert tuple(BLAZEPOSE_NAMES[i] for i in BLAZEPOSE_TO_COCO) == COCO_JOINTS
+
+
+def test_low_scored_joints_become_missing_and_boxes_need_two_points():
+    kp = np.arange(34, dtype=np.float32).reshape(17, 2)
+    sc = np.full(17, 0.9, np.float32)
+    sc[COCO_JOINTS.index("left_hip")] = 0.1
+    joints, scores = lifter_joints(kp, sc, min_score=0.5)
+    missing = {JOINTS[j] for j in np.flatnonzero(np.isnan(joints).any(-1))}
+    assert missing == {"left_hip", "pelvis", "spine"}  # every joint built from that hip
+    assert scores[J["pelvis"]] == pytest.approx(0.1) and scores[J["thorax"]] == pytest.approx(0.9)
+    assert keypoints_bbox(kp, np.r_[1.0, np.zeros(16)]) is None
+    np.testing.assert_allclose(keypoints_bbox(kp[:2], np.ones(2), pad=0.5), [-1, 0, 3, 4])
 
 
 @pytest.mark.parametrize("name", ["basketball1.png", "basketball2.png"])
