@@ -97,7 +97,8 @@ def fill_gaps(joints_m):
 
 def solve_motion(joints_cam_m):
     """Camera-frame joints (F, 17, 3) absolute metres, NaN frames allowed -> (offsets
-    (17, 3) Y-up rest offsets, nodes, root_yup (F, 3), local rotations (F, nodes, 3, 3))."""
+    (17, 3) Y-up rest offsets, nodes, root_yup (F, 3), local rotations (F, nodes, 3, 3),
+    per-frame bone lengths (F, 17))."""
     observed = np.asarray(joints_cam_m, dtype=np.float64) @ CAMERA_TO_YUP.T
     X = fill_gaps(observed)
     # medians over the frames actually observed, not over the held copies filling gaps
@@ -125,15 +126,32 @@ def solve_motion(joints_cam_m):
         G[n] = _swing(aim[1], _unit(aim[0])) @ parent_G
     local = np.stack([(G[node["parent"]].transpose(0, 2, 1) @ G[n]) if node["parent"] >= 0 else G[n]
                       for n, node in enumerate(nodes)], axis=1)
-    return offsets, nodes, X[:, 0], local
+    per_frame = np.zeros((F, len(PARENTS)))
+    for c, p in enumerate(PARENTS):
+        if p >= 0:
+            per_frame[:, c] = np.linalg.norm(X[:, c] - X[:, p], axis=-1)
+    return offsets, nodes, X[:, 0], local, per_frame
 
 
-def write_bvh(path, joints_cam_m, fps):
+BONE_LENGTHS = ("median", "per-frame")
+
+
+def write_bvh(path, joints_cam_m, fps, bone_lengths="median"):
     """Write (F, 17, 3) camera-frame absolute joints (metres; NaN frames are held from
-    the nearest valid one) as a BVH file. Returns the number of frames."""
+    the nearest valid one) as a BVH file. Returns the number of frames.
+
+    bone_lengths "median": the standard rotation-only BVH; FK gives every bone its
+    observed direction at its median length. "per-frame": every joint also carries
+    position channels holding that frame's bone length along the rest direction, so FK
+    reproduces the joints exactly even when the lifter's bone lengths wobble."""
     if fps <= 0:
         raise ValueError(f"BVH export: frame rate {fps} is not positive")
-    offsets, nodes, root, local = solve_motion(joints_cam_m)
+    if bone_lengths not in BONE_LENGTHS:
+        raise ValueError(f"BVH export: bone lengths {bone_lengths!r}, expected one of {', '.join(BONE_LENGTHS)}")
+    offsets, nodes, root, local, per_frame = solve_motion(joints_cam_m)
+    # nodes whose per-frame offset is written as position channels
+    moving = [n for n, node in enumerate(nodes) if bone_lengths == "per-frame" and n > 0
+              and node["joint"] is not None]
     F = len(root)
     euler = Rotation.from_matrix(local.reshape(-1, 3, 3)).as_euler("ZXY", degrees=True).reshape(F, len(nodes), 3)
     lines = ["HIERARCHY"]
@@ -144,7 +162,7 @@ def write_bvh(path, joints_cam_m, fps):
         lines.append(f"{pad}{'ROOT' if n == 0 else 'JOINT'} {node['name']}")
         lines.append(pad + "{")
         lines.append(f"{pad}  OFFSET {o[0]:.6f} {o[1]:.6f} {o[2]:.6f}")
-        lines.append(f"{pad}  CHANNELS " + ("6 Xposition Yposition Zposition " if n == 0 else "3 ")
+        lines.append(f"{pad}  CHANNELS " + ("6 Xposition Yposition Zposition " if n == 0 or n in moving else "3 ")
                      + "Zrotation Xrotation Yrotation")
         kids = [k for k, other in enumerate(nodes) if other["parent"] == n]
         for k in kids:
@@ -157,7 +175,11 @@ def write_bvh(path, joints_cam_m, fps):
     emit(0, 0)
     lines += ["MOTION", f"Frames: {F}", f"Frame Time: {1.0 / fps:.6f}"]
     for f in range(F):
-        values = list(root[f]) + list(euler[f].ravel())
+        values = list(root[f])
+        for n, node in enumerate(nodes):
+            if n in moving:
+                values += list(REST_DIRECTION[node["joint"]] * per_frame[f, node["joint"]])
+            values += list(euler[f, n])
         lines.append(" ".join(f"{v:.6f}" for v in values))
     with open(path, "w") as fh:
         fh.write("\n".join(lines) + "\n")

@@ -62,6 +62,10 @@ def build_parser():
            "none: headless. Without a display the app runs headless (default: %(default)s)")
     a("--export", metavar="DIR", help="write poses.jsonl, meta.json, poses.npz, poses.csv, skeleton.bvh, "
                                       "summary.json (and overlay.mp4) here")
+    a("--bvh-lengths", choices=("median", "per-frame"), default="median",
+      help="skeleton.bvh bone lengths: median (standard rotation-only BVH, bones at their median "
+           "length) or per-frame (position channels on every joint, reproduces the 3D joints "
+           "exactly) (default: %(default)s)")
     a("--render-video", action="store_true", default=False,
       help="write DIR/overlay.mp4: overlay and 3D view side by side (needs --export)")
     a("--render-height", type=int, default=480, metavar="PX",
@@ -208,6 +212,7 @@ def run(args):
                       "meta": getattr(model, "meta", {})},
             "detector": {"name": detector.name, "version": detector.version},
             "refine": {"mode": refine.mode, "iters": refine.iters, "max_ms": refine.max_ms},
+            "bvh_bone_lengths": args.bvh_lengths,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
         try:

@@ -133,11 +133,13 @@ def write_csv(path, arrays):
                                 *map(cell, root), cell(arrays["sigma_m"][f, p, j])])
 
 
-def finalise(out_dir):
+def finalise(out_dir, bvh_bone_lengths=None):
     """Rebuild poses.npz, poses.csv and skeleton.bvh from DIR/poses.jsonl + DIR/meta.json.
 
     The BVH follows person slot 0 (the detector's first person); frames where nobody was
-    found hold the nearest pose. Returns {"frames": F, "files": [written names]}."""
+    found hold the nearest pose. bvh_bone_lengths (median | per-frame, see app.bvh)
+    defaults to meta.json's "bvh_bone_lengths", else median.
+    Returns {"frames": F, "files": [written names]}."""
     out_dir = Path(out_dir)
     meta_path = out_dir / META
     if not meta_path.is_file():
@@ -150,7 +152,8 @@ def finalise(out_dir):
     files = [NPZ, CSV]
     absolute = arrays["joints_3d_m"][:, 0] + arrays["root_m"][:, 0, None, :]
     if np.isfinite(absolute).all(axis=(1, 2)).any():
-        write_bvh(out_dir / BVH, absolute, float(meta.get("fps") or 30.0))
+        write_bvh(out_dir / BVH, absolute, float(meta.get("fps") or 30.0),
+                  bvh_bone_lengths or meta.get("bvh_bone_lengths", "median"))
         files.append(BVH)
     elif (out_dir / BVH).exists():
         os.remove(out_dir / BVH)  # a stale skeleton from an earlier run would lie

@@ -51,3 +51,12 @@ def test_y_up_and_nan_frames_held(tmp_path):
 def test_no_valid_frame_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="no frame has a complete 3D skeleton"):
         write_bvh(tmp_path / "m.bvh", np.full((3, 17, 3), np.nan), fps=30)
+
+
+def test_per_frame_lengths_reproduce_wobbling_bones_exactly(tmp_path):
+    X = random_motion(30, np.random.default_rng(3), length_noise_m=0.04)
+    path = tmp_path / "m.bvh"
+    write_bvh(path, X, fps=30, bone_lengths="per-frame")
+    assert np.abs(bvh_joint_positions(path) - X).max() < 0.001
+    with pytest.raises(ValueError, match="bone lengths 'mean'"):
+        write_bvh(path, X, fps=30, bone_lengths="mean")
