@@ -48,6 +48,8 @@ class Outputs:
             if self._video is None:
                 self._video = cv2.VideoWriter(str(self.video_path), cv2.VideoWriter_fourcc(*"mp4v"),
                                               self.fps, (picture.shape[1], picture.shape[0]))
+                if not self._video.isOpened():
+                    raise ValueError(f"video {self.video_path}: OpenCV cannot write mp4v here")
             self._video.write(picture)
         if self.viewer_mode != "none":
             if self._first_show:

@@ -51,7 +51,8 @@ class SkeletonViewer:
             self.vis.register_key_callback(key, self._on_close_key)
         if not self.vis.create_window(window_name=title, width=width, height=height, left=WINDOW_LEFT_PX,
                                       top=WINDOW_TOP_PX, visible=visible):
-            raise RuntimeError("3D viewer: Open3D could not create a window (no display / OpenGL)")
+            raise ValueError("3D viewer: Open3D could not create a window (no display or OpenGL); "
+                             "use --viewer none")
         opt = self.vis.get_render_option()
         opt.background_color = np.array(BACKGROUND)
         opt.line_width = 3.0
