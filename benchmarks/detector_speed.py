@@ -7,7 +7,7 @@ mmpose: HRNet-w32 256x192, flip test off, one whole-frame box per frame (the pos
   alone; the box source adds BlazePose's time when it is used). Without --mmpose-checkpoint
   it runs random weights: the cost of the network does not depend on its weights.
 
-  .venv/bin/python benchmarks/detector_speed.py [--frames 40] [--json out.json]
+  .venv/bin/python benchmarks/detector_speed.py [--frames 40] [--threads 1] [--json out.json]
 """
 import argparse
 import json
@@ -19,6 +19,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import torch
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -62,10 +63,17 @@ def main():
     ap.add_argument("--frames", type=int, default=40, help="frames per run (first 3 are warm-up)")
     ap.add_argument("--backends", default="mediapipe,mmpose")
     ap.add_argument("--mmpose-checkpoint", default="none", help="HRNet-w32 checkpoint (default: random)")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch CPU threads for mmpose, as the app's --torch-threads (default: 1)")
     ap.add_argument("--json", help="also write the figures to this file")
     args = ap.parse_args()
     if args.frames <= WARMUP:
         raise SystemExit(f"--frames {args.frames}: need more than {WARMUP} (warm-up)")
+    if args.threads < 1:
+        raise SystemExit(f"--threads {args.threads}: need at least 1")
+    # On a busy machine more threads than free cores is far slower, not faster: torch's
+    # thread pool waits on its slowest thread (measured here: 170 ms with 1, 12 s with 2).
+    torch.set_num_threads(args.threads)
 
     sizes = {"640x360": (640, 360), "full": None}
     runs = {}  # label -> (backend, options)
@@ -98,10 +106,11 @@ def main():
     # Other work on the machine inflates the figures: keep the load with them.
     load = os.getloadavg()
     print(f"load average (1, 5, 15 min) at the end: {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} "
-          f"on {os.cpu_count()} CPUs")
+          f"on {os.cpu_count()} CPUs; torch threads {args.threads}")
     if args.json:
         Path(args.json).write_text(json.dumps({"runs": results, "load_average": load,
-                                               "cpus": os.cpu_count()}, indent=2))
+                                               "cpus": os.cpu_count(),
+                                               "torch_threads": args.threads}, indent=2))
 
 
 if __name__ == "__main__":

@@ -30,6 +30,16 @@ BLAZEPOSE_NAMES = (
     "right_heel", "left_foot_index", "right_foot_index")
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """As the app runs (--torch-threads 1): on a busy 2-core machine two threads make
+    HRNet's forward pass up to 70x slower, not faster."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def still():
     img = cv2.imread(str(MEDIA / "basketball1.png"), cv2.IMREAD_UNCHANGED)
