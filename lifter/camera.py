@@ -174,30 +174,21 @@ def solve_root(joints_rel_m, rays, weights, min_depth_m=0.3):
     (X + Tx) - x (Z + Tz) = 0 and (Y + Ty) - y (Z + Tz) = 0. Returns T (B, 3).
     Guard: the solution's depth is clamped so every joint stays at least `min_depth_m`
     in front of the camera (the linear solve has no notion of "in front").
-    Works on numpy arrays and torch tensors.
+    Works on numpy arrays and (differentiably) on torch tensors.
     """
-    xp = np if isinstance(joints_rel_m, np.ndarray) else __import__("torch")
-    w = weights
+    if isinstance(joints_rel_m, np.ndarray):
+        xp, cat, eye = np, np.concatenate, np.eye(3)
+    else:
+        import torch as xp
+        cat, eye = xp.cat, xp.eye(3, dtype=rays.dtype, device=rays.device)
     x, y = rays[..., 0], rays[..., 1]
     X, Y, Z = joints_rel_m[..., 0], joints_rel_m[..., 1], joints_rel_m[..., 2]
     zeros, ones = x * 0, x * 0 + 1
-    # rows (B, J, 2, 3) and right-hand sides (B, J, 2)
-    if xp is np:
-        a = np.stack([np.stack([ones, zeros, -x], -1), np.stack([zeros, ones, -y], -1)], -2)
-        b = np.stack([x * Z - X, y * Z - Y], -1)
-        wa = a * w[..., None, None]
-        ata = np.einsum("bjki,bjkl->bil", wa, a) + np.eye(3) * 1e-9
-        atb = np.einsum("bjki,bjk->bi", wa, b)
-        T = np.linalg.solve(ata, atb[..., None])[..., 0]
-        zmin = (-Z + min_depth_m).max(-1) if Z.shape[-1] else 0
-        T[..., 2] = np.maximum(T[..., 2], zmin)
-        return T
-    import torch
-    a = torch.stack([torch.stack([ones, zeros, -x], -1), torch.stack([zeros, ones, -y], -1)], -2)
-    b = torch.stack([x * Z - X, y * Z - Y], -1)
-    wa = a * w[..., None, None]
-    ata = torch.einsum("bjki,bjkl->bil", wa, a) + torch.eye(3, dtype=a.dtype, device=a.device) * 1e-9
-    atb = torch.einsum("bjki,bjk->bi", wa, b)
-    T = torch.linalg.solve(ata, atb)
-    zmin = (-Z + min_depth_m).amax(-1)
-    return torch.cat([T[..., :2], torch.maximum(T[..., 2:], zmin[..., None])], -1)
+    a = xp.stack([xp.stack([ones, zeros, -x], -1), xp.stack([zeros, ones, -y], -1)], -2)  # (B, J, 2, 3)
+    b = xp.stack([x * Z - X, y * Z - Y], -1)                                              # (B, J, 2)
+    wa = a * weights[..., None, None]
+    ata = xp.einsum("bjki,bjkl->bil", wa, a) + 1e-9 * eye
+    atb = xp.einsum("bjki,bjk->bi", wa, b)
+    T = xp.linalg.solve(ata, atb[..., None])[..., 0]
+    z_min = xp.amax(min_depth_m - Z, -1)[..., None]
+    return cat([T[..., :2], xp.maximum(T[..., 2:], z_min)], -1)

@@ -29,6 +29,7 @@ DEFAULTS = {
     "width": 256, "blocks": 3, "input_norm": "rays", "batch": 256, "steps": 12000,
     "lr": 1e-3, "minutes": None, "seed": 0, "val_every": 1000, "val_samples": 3000,
     "out": "weights/gumlp_cmu.pt", "resume": False, "quick": False, "device": "cpu",
+    "augment": {},  # AugmentConfig fields to override (config file only)
 }
 LOW_POSE_SUBJECTS = ("HDM_tr", "bvh_75_19")  # held-out squats/lying/bending and chair sitting
 
@@ -105,7 +106,7 @@ def main(argv=None):
         step, best, history, spent = st["step"], st["best"], st["history"], st["seconds"]
         tqdm.write(f"resumed from {state_path} at step {step}")
     rng = np.random.default_rng(a.seed + step)
-    cfg = AugmentConfig()
+    cfg = AugmentConfig(**a.augment)
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
     model.train()
     t0 = time.time() - spent
