@@ -6,6 +6,7 @@ Two backends, one small class each, built by make_detector(name, **options):
 Every detector is called as detector(frame_bgr) -> list[Person] (empty when nobody is
 seen), has .close(), and .name / .version strings for export metadata.
 """
+import inspect
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,9 +50,19 @@ def make_detector(name, config=None, checkpoint=None, device="cpu", static_image
             raise ValueError("detector mediapipe: takes no checkpoint; choose the model with "
                              "--det-config lite|full|heavy")
         from .blazepose import BlazePoseDetector
+        _check_options(name, BlazePoseDetector, options)
         return BlazePoseDetector(variant=config or "full", static_image=static_image, **options)
     if name == "mmpose":
         from .mmpose_topdown import MMPoseDetector
+        _check_options(name, MMPoseDetector, options)
         return MMPoseDetector(config=config, checkpoint=checkpoint, device=device,
                               static_image=static_image, with_features=with_features, **options)
     raise ValueError(f"detector {name!r}: unknown, choose one of {', '.join(NAMES)}")
+
+
+def _check_options(name, cls, options):
+    known = set(inspect.signature(cls.__init__).parameters) - {"self"}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise ValueError(f"detector {name}: unknown option(s) {', '.join(unknown)}; "
+                         f"it takes {', '.join(sorted(known))}")

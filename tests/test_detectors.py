@@ -183,6 +183,8 @@ def test_factory_errors():
         make_detector("openpose")
     with pytest.raises(ValueError, match="mmpose"):
         make_detector("mediapipe", with_features=True)
+    with pytest.raises(ValueError, match="unknown option.*flip_test"):
+        make_detector("mediapipe", flip_test=True)
 
 
 # ----------------------------------------------------------------------------- MMPose
