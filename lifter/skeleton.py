@@ -112,7 +112,10 @@ def to_lifter_input(keypoints, scores=None, source="coco17"):
     """
     m = INPUT_MATRICES[source]
     kp = np.asarray(keypoints, dtype=np.float32)
-    out = np.einsum("jc,...cd->...jd", m, kp)
+    finite = np.isfinite(kp).all(-1)
+    out = np.einsum("jc,...cd->...jd", m, np.where(finite[..., None], kp, 0))
+    # 0 * NaN is NaN: mask by hand so only joints built from a missing point go missing
+    out[np.einsum("jc,...c->...j", (m > 0).astype(np.float32), (~finite).astype(np.float32)) > 0] = np.nan
     if scores is None:
         return out, None
     sc = np.asarray(scores, dtype=np.float32)

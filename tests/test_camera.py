@@ -35,6 +35,11 @@ def test_coco_conversion_and_missing_joint_scores():
     np.testing.assert_allclose(out[j["spine"]], (20, 50))
     assert sc[j["pelvis"]] == pytest.approx(0.2) and sc[j["spine"]] == pytest.approx(0.2)
     assert sc[j["thorax"]] == 1.0
+    # a missing (NaN) keypoint makes only the joints built from it missing
+    kp[c["left_hip"]] = np.nan
+    out, _ = skeleton.coco_to_lifter(kp, scores)
+    missing = {n for n in skeleton.JOINTS if np.isnan(out[j[n]]).any()}
+    assert missing == {"pelvis", "left_hip", "spine"}
 
 
 def test_projection_round_trip_with_distortion():
