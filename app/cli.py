@@ -49,6 +49,8 @@ def build_parser():
     a("--refine", choices=("none", "uao", "uao-feature"), default="uao-feature",
       help="test-time refinement of the lifted pose (default: %(default)s)")
     a("--iters", type=int, default=4, help="refinement iterations (default: %(default)s)")
+    a("--refine-solver", choices=("adam", "gn"), default="adam",
+      help="refinement optimiser: adam, or gn (Gauss-Newton, uao-feature only) (default: %(default)s)")
     a("--refine-max-ms", type=float, default=0.0, metavar="MS",
       help="stop refining after this long per frame, 0 = no limit (default: %(default)s)")
     a("--score-threshold", type=float, default=0.3,
@@ -187,6 +189,9 @@ def run(args):
     if args.export:
         prepare_export_dir(args.export)
     weights = weights_path(args.weights)
+    refine = RefineOptions(mode=args.refine, iters=args.iters, score_threshold=args.score_threshold,
+                           max_ms=args.refine_max_ms, solver=args.refine_solver)
+    refine.check()
     intrinsics_for = make_intrinsics(args)
     if args.device == "cuda" and not torch.cuda.is_available():
         raise ValueError("--device cuda: no CUDA device available to torch")
@@ -199,8 +204,6 @@ def run(args):
         detector = make_detector(args.detector, config=args.det_config, checkpoint=args.det_checkpoint,
                                  device=args.device, static_image=source.stills)
         intr = intrinsics_for(*source.size)
-        refine = RefineOptions(mode=args.refine, iters=args.iters, score_threshold=args.score_threshold,
-                               max_ms=args.refine_max_ms)
         meta = {
             "joint_names": list(JOINTS), "parents": list(PARENTS),
             "units": {"keypoints_2d_px": "pixels, original image", "joints_3d_m": "metres, camera frame "
@@ -211,7 +214,8 @@ def run(args):
                       "sha256": hashlib.sha256(weights.read_bytes()).hexdigest()[:16],
                       "meta": getattr(model, "meta", {})},
             "detector": {"name": detector.name, "version": detector.version},
-            "refine": {"mode": refine.mode, "iters": refine.iters, "max_ms": refine.max_ms},
+            "refine": {"mode": refine.mode, "iters": refine.iters, "max_ms": refine.max_ms,
+                       "solver": refine.solver},
             "bvh_bone_lengths": args.bvh_lengths,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }

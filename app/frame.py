@@ -1,4 +1,5 @@
 """What flows between the pipeline's stages: one frame and the people found in it."""
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,5 +22,19 @@ class Frame:
     image: np.ndarray | None          # (H, W, 3) BGR uint8, original size
     people: list = field(default_factory=list)   # list[PersonPose]
     refine: dict = field(default_factory=dict)   # {"mode": str, "iters": int} actually run
-    timings_ms: dict = field(default_factory=dict)  # stage name -> ms spent on this frame
+    timings_ms: dict = field(default_factory=dict)  # stage name -> wall ms spent on this frame
+    cpu_ms: dict = field(default_factory=dict)      # stage name -> CPU ms of the stage's thread
     captured_at: float = 0.0          # time.monotonic() at capture, for latency
+
+    def record(self, stage, start):
+        """Store the wall and thread-CPU ms spent on `stage` since start = clock(). Wall
+        time also counts waiting for a core while the other stages run; CPU time is what
+        the stage itself costs the machine."""
+        wall, cpu = clock()
+        self.timings_ms[stage] = (wall - start[0]) * 1e3
+        self.cpu_ms[stage] = (cpu - start[1]) * 1e3
+
+
+def clock():
+    """(wall, this thread's CPU) seconds, the start argument of Frame.record."""
+    return time.perf_counter(), time.thread_time()

@@ -1,11 +1,11 @@
 """Where finished frames go, on the main thread: pose exports, the Open3D window, the
 OpenCV window and the rendered video (2D overlay and 3D view side by side)."""
-import time
 from pathlib import Path
 
 import cv2
 
 from .exports import PoseRecorder
+from .frame import clock
 from .render import annotate, draw_sigma_legend, side_by_side
 from .viewer import WINDOW_LEFT_PX, WINDOW_TOP_PX, SkeletonViewer
 
@@ -32,12 +32,12 @@ class Outputs:
         """Record and show one finished frame; returns False when the user asked to quit."""
         keep_going = True
         if self.recorder:
-            t0 = time.perf_counter()
+            start = clock()
             self.recorder.write(frame)
-            frame.timings_ms["export"] = (time.perf_counter() - t0) * 1e3
+            frame.record("export", start)
         if self.view3d is None:
             return keep_going
-        t0 = time.perf_counter()
+        start = clock()
         keep_going = self.view3d.update(frame.people)
         overlay = annotate(frame, hud_lines, self.render_height)
         if self.video_path or self.viewer_mode == "opencv":
@@ -60,7 +60,7 @@ class Outputs:
             cv2.imshow(WINDOW, picture)
             if cv2.waitKey(1) & 0xFF in (ord("q"), 27):
                 keep_going = False
-        frame.timings_ms["render"] = (time.perf_counter() - t0) * 1e3
+        frame.record("render", start)
         return keep_going
 
     def close(self):

@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from lifter.uao import lift
 
-from .frame import Frame, PersonPose
+from .frame import Frame, PersonPose, clock
 
 END = object()  # end-of-stream marker passed down the queues
 STAGES = ("decode", "detect", "lift", "render", "export")
@@ -36,17 +36,20 @@ ROLLING_FRAMES = 30
 
 
 class StageTimes:
-    """Per-stage ms: rolling mean over the last ROLLING_FRAMES frames and whole-run mean."""
+    """Per-stage wall ms (rolling mean over the last ROLLING_FRAMES frames, whole-run
+    mean) and whole-run mean thread-CPU ms."""
 
     def __init__(self):
         self.recent = {s: deque(maxlen=ROLLING_FRAMES) for s in STAGES}
         self.total = {s: 0.0 for s in STAGES}
+        self.total_cpu = {s: 0.0 for s in STAGES}
         self.count = {s: 0 for s in STAGES}
 
-    def add(self, timings_ms):
-        for s, ms in timings_ms.items():
+    def add(self, frame):
+        for s, ms in frame.timings_ms.items():
             self.recent[s].append(ms)
             self.total[s] += ms
+            self.total_cpu[s] += frame.cpu_ms.get(s, ms)
             self.count[s] += 1
 
     def rolling(self):
@@ -54,6 +57,9 @@ class StageTimes:
 
     def mean(self):
         return {s: self.total[s] / self.count[s] for s in STAGES if self.count[s]}
+
+    def mean_cpu(self):
+        return {s: self.total_cpu[s] / self.count[s] for s in STAGES if self.count[s]}
 
 
 class Pipeline:
@@ -132,13 +138,13 @@ class Pipeline:
                 if self.max_frames is not None and taken >= self.max_frames:
                     self.request_stop("max frames")
                     break
-                t0 = time.perf_counter()
+                start = clock()
                 c = next(frames, None)
                 if c is None:
                     break
                 frame = Frame(c.index, c.time_s, c.image, captured_at=c.captured_at)
                 if not self.live:  # live reads happen in the grabber thread, off our clock
-                    frame.timings_ms["decode"] = (time.perf_counter() - t0) * 1e3
+                    frame.record("decode", start)
                 self._put(self.q_detect, frame)
                 taken += 1
         finally:
@@ -146,7 +152,7 @@ class Pipeline:
 
     def _detect(self):
         while (frame := self._get(self.q_detect)) is not END:
-            t0 = time.perf_counter()
+            start = clock()
             image, scale = frame.image, 1.0
             if self.det_width and image.shape[1] > self.det_width:
                 scale = image.shape[1] / self.det_width
@@ -156,13 +162,13 @@ class Pipeline:
                                        np.asarray(p.scores, np.float32),
                                        np.asarray(p.bbox_xyxy, np.float32) * scale)
                             for p in self.detector(image)]
-            frame.timings_ms["detect"] = (time.perf_counter() - t0) * 1e3
+            frame.record("detect", start)
             self._put(self.q_lift, frame)
         self._put(self.q_lift, END)
 
     def _lift(self):
         while (frame := self._get(self.q_lift)) is not END:
-            t0 = time.perf_counter()
+            start = clock()
             people = frame.people
             if people:  # everyone in the frame in one batched call
                 h, w = frame.image.shape[:2]
@@ -174,7 +180,7 @@ class Pipeline:
                 frame.refine = {"mode": self.refine.mode, "iters": int(result.iters)}
             else:
                 frame.refine = {"mode": self.refine.mode, "iters": 0}
-            frame.timings_ms["lift"] = (time.perf_counter() - t0) * 1e3
+            frame.record("lift", start)
             self._put(self.q_out, frame)
         self._put(self.q_out, END)
 
@@ -207,7 +213,7 @@ class Pipeline:
                 span = finished_at[-1] - finished_at[0] if len(finished_at) > 1 else 0.0
                 fps = (len(finished_at) - 1) / span if span > 0 else 0.0
                 keep_going = self.outputs.handle(frame, self.hud_lines(frame, fps, self.dropped()))
-                self.times.add(frame.timings_ms)
+                self.times.add(frame)
                 latency.append((time.monotonic() - frame.captured_at) * 1e3)
                 finished_at.append(time.monotonic())
                 done += 1
@@ -229,14 +235,18 @@ class Pipeline:
             raise self.errors[0]
         wall = time.monotonic() - t_start
         fps = done / wall if wall > 0 else 0.0
-        stage_ms = self.times.mean()
+        stage_ms, stage_cpu_ms = self.times.mean(), self.times.mean_cpu()
         return {
             "frames": done, "frames_with_people": with_people, "dropped": self.dropped(),
             "live": self.live, "stopped_by": self.stopped_by, "wall_s": round(wall, 3),
             "fps": round(fps, 2), "stage_ms": {k: round(v, 2) for k, v in stage_ms.items()},
             "stage_ms_rolling": {k: round(v, 2) for k, v in self.times.rolling().items()},
+            "stage_cpu_ms": {k: round(v, 2) for k, v in stage_cpu_ms.items()},
             "latency_ms": {"mean": round(float(np.mean(latency)), 1) if latency else None,
                            "max": round(float(np.max(latency)), 1) if latency else None},
-            # share of each output frame's wall time spent lifting + refining
-            "lift_refine_share": round(stage_ms.get("lift", 0.0) * fps / 1e3, 4),
+            # share of each output frame's time (1 / fps) spent lifting + refining: the
+            # lift thread's CPU time, and its wall time, which also counts waiting for a core
+            # while detection runs on the other stages' threads at the same time
+            "lift_refine_share": round(stage_cpu_ms.get("lift", 0.0) * fps / 1e3, 4),
+            "lift_refine_share_wall": round(stage_ms.get("lift", 0.0) * fps / 1e3, 4),
         }
