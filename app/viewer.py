@@ -10,6 +10,11 @@ display), and capture() returns the picture for the output video.
 Display coordinates are Y-up metres: camera frame (x right, y down, z forward) turned
 180 degrees about x, the same convention as the BVH export.
 """
+import os
+import sys
+import tempfile
+from pathlib import Path
+
 import numpy as np
 
 from lifter.skeleton import BONES, NUM_JOINTS
@@ -42,6 +47,12 @@ class SkeletonViewer:
     """Open3D window (or offscreen buffer) showing up to max_people skeletons."""
 
     def __init__(self, width=640, height=480, visible=True, max_people=4, title="3D pose"):
+        if sys.platform.startswith("linux") and not os.environ.get("XDG_RUNTIME_DIR"):
+            # GLFW probes Wayland through it and prints "error: XDG_RUNTIME_DIR is invalid"
+            # when it is unset (servers, containers): a private empty one ends that false alarm
+            runtime = Path(tempfile.gettempdir()) / f"xdg-runtime-{os.getuid()}"
+            runtime.mkdir(mode=0o700, exist_ok=True)
+            os.environ["XDG_RUNTIME_DIR"] = str(runtime)
         import open3d as o3d
         o3d.utility.set_verbosity_level(o3d.utility.VerbosityLevel.Error)  # no EGL chatter per run
         self.o3d, self.width, self.height, self.max_people = o3d, width, height, max_people
