@@ -3,6 +3,7 @@ embedded MediaPipe detector, a real (small, untrained) GUMLP, Open3D offscreen r
 real files parsed back (bvhio for the BVH). Headless: no DISPLAY."""
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -201,7 +202,7 @@ def test_bad_input_is_a_one_line_error(weights, tmp_path, args, message):
     assert result.returncode == 2
     errors = [s for s in result.stderr.splitlines() if s.startswith("error:")]
     assert len(errors) == 1 and "Traceback" not in result.stderr
-    assert __import__("re").search(message, errors[0]), errors[0]
+    assert re.search(message, errors[0]), errors[0]
 
 
 def test_missing_default_weights_names_the_file(tmp_path):

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.exports import PoseRecorder, finalise, read_jsonl
+from app.exports import PoseRecorder, read_jsonl
 from app.frame import Frame, PersonPose
 from lifter.skeleton import JOINTS, PARENTS
 from tests.bvh_check import bvh_joint_positions, random_motion
