@@ -69,3 +69,19 @@ def test_nobody_renders_just_the_scene(viewer):
     assert viewer.update([])
     image = viewer.capture()
     assert image.std() > 1.0  # the grid and colour bar are still drawn
+
+
+def test_camera_follows_the_person(viewer):
+    sigma = np.full(17, 0.01)
+    for root in (np.array([0.0, 0.0, 3.0]), np.array([2.5, 0.3, 7.0])):
+        person = PersonPose(np.zeros((17, 2)), np.ones(17), None, t_pose(), root, sigma)
+        for _ in range(30):  # the followed point is smoothed: let it settle
+            viewer.update([person])
+        image = viewer.capture()
+        params = viewer.vis.get_view_control().convert_to_pinhole_camera_parameters()
+        p = params.extrinsic @ np.append((t_pose()[7] + root) @ CAMERA_TO_YUP.T, 1.0)
+        u, v, _ = params.intrinsic.intrinsic_matrix @ (p[:3] / p[2])
+        assert abs(u - W / 2) < W / 8 and abs(v - H / 2) < H / 4  # the spine stays mid-picture
+        near = image[int(v) - 60:int(v) + 60, int(u) - 60:int(u) + 60]
+        green = (near[..., 1] > 150) & (near[..., 2] < 100)
+        assert green.sum() > 100  # and the confident skeleton is drawn there
