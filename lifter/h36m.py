@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .camera import Intrinsics, world_to_camera
+from .camera import Intrinsics, project, world_to_camera
 from .data import NUM_POINTS, Trial, COCO_OFFSET
 from .skeleton import COCO_JOINTS, JOINTS
 
@@ -119,3 +119,33 @@ def h36m_trials(folder, subjects):
     if not trials:
         raise ValueError(f"{folder}: none of the subjects {list(subjects)} in data_3d_h36m.npz")
     return trials
+
+
+def write_npz(folder, trials_by_subject, cameras=None):
+    """Write mocap Trials in the VideoPose3D layout (data_3d_h36m.npz, data_2d_h36m_gt.npz),
+    seen by the Human3.6M cameras of the given subject names (S1 ... S11): a way to run
+    `lifter.evaluate --h36m` on any motion. The person stands at the capture-space centre;
+    the 2D is the exact projection of the Human3.6M-definition joints."""
+    cams = cameras or load_cameras()
+    pos3, pos2 = {}, {}
+    for subject, trials in trials_by_subject.items():
+        pos3[subject], pos2[subject] = {}, {}
+        for t in trials:
+            y_up = t.points[:, :COCO_OFFSET].astype(np.float64)
+            z_up = np.stack([y_up[..., 0], -y_up[..., 2], y_up[..., 1]], -1)
+            z_up[..., :2] -= z_up[:, :1, :2]
+            full = np.zeros((len(z_up), 32, 3))
+            full[:, list(KEEP_32_TO_17)] = z_up
+            name = f"{t.action} {t.name}".strip()
+            pos3[subject][name] = full
+            views = []
+            for cid in CAMERA_IDS:
+                c = cams[subject][cid]
+                pc = world_to_camera(z_up, np.array(c["R_world_to_cam"]), np.array(c["T_cam_centre_world_mm"]) / 1000)
+                views.append(project(pc, intrinsics(c)).astype(np.float32))
+            pos2[subject][name] = views
+    os.makedirs(folder, exist_ok=True)
+    np.savez(os.path.join(folder, "data_3d_h36m.npz"), positions_3d=pos3)
+    np.savez(os.path.join(folder, "data_2d_h36m_gt.npz"), positions_2d=pos2,
+             metadata={"layout_name": "h36m", "num_joints": 17,
+                       "keypoints_symmetry": [[4, 5, 6, 11, 12, 13], [1, 2, 3, 14, 15, 16]]})

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from lifter import camera, evaluate, h36m, train
-from lifter.data import load_trials
+from lifter.data import Trial, load_trials
 from lifter.model import GUMLP, adjacency_kernels, load_lifter, save_lifter
 
 ACTIONS = ("Directions 1", "Walking", "SittingDown 2")
@@ -67,27 +67,14 @@ def test_training_resumes(quick_weights, shared):
 
 def _write_h36m(folder, shared):
     """A tiny Human3.6M-layout dataset from real mocap frames, with the published cameras."""
-    trial = [t for t in load_trials([str(shared / "data" / "cmu-bvh")])][0]
-    cams = h36m.load_cameras()
-    pos3, pos2 = {}, {}
+    trial = load_trials([str(shared / "data" / "cmu-bvh")])[0]
+    by_subject = {}
     for si, subject in enumerate(("S9", "S11")):
-        pos3[subject], pos2[subject] = {}, {}
+        by_subject[subject] = []
         for ai, action in enumerate(ACTIONS):
-            y_up = trial.points[ai * 40 + si * 10: ai * 40 + si * 10 + 12, :17].astype(np.float64)
-            z_up = np.stack([y_up[..., 0], -y_up[..., 2], y_up[..., 1]], -1)
-            z_up[..., :2] -= z_up[:, :1, :2]  # stand at the middle of the capture space
-            full = np.zeros((len(z_up), 32, 3))
-            full[:, list(h36m.KEEP_32_TO_17)] = z_up
-            pos3[subject][action] = full
-            views = []
-            for cid in h36m.CAMERA_IDS:
-                c = cams[subject][cid]
-                pc = camera.world_to_camera(z_up, np.array(c["R_world_to_cam"]), np.array(c["T_cam_centre_world_mm"]) / 1000)
-                views.append(_h36m_published_projection(pc, c))
-            pos2[subject][action] = views
-    np.savez(folder / "data_3d_h36m.npz", positions_3d=pos3)
-    np.savez(folder / "data_2d_h36m_gt.npz", positions_2d=pos2,
-             metadata={"layout_name": "h36m", "num_joints": 17, "keypoints_symmetry": [[4, 5, 6, 11, 12, 13], [1, 2, 3, 14, 15, 16]]})
+            part = trial.points[ai * 40 + si * 10: ai * 40 + si * 10 + 12]
+            by_subject[subject].append(Trial(subject, "", action, part, 30.0))
+    h36m.write_npz(folder, by_subject)
 
 
 def _h36m_published_projection(pc, c):
@@ -106,10 +93,11 @@ def test_h36m_loader_matches_published_projection(tmp_path, shared):
     _write_h36m(tmp_path, shared)
     seqs = h36m.load_sequences(tmp_path, "gt", ("S9", "S11"))
     assert len(seqs) == 2 * len(ACTIONS) * 4
+    cams = h36m.load_cameras()
     for s in seqs:
         np.testing.assert_allclose(s.joints_m[:, 0], 0.0, atol=1e-9)
-        px = camera.project(s.joints_m + s.root_m[:, None], s.intr)
-        assert np.abs(px - s.keypoints_px).max() < 0.5  # our OpenCV mapping of the h36m terms
+        published = _h36m_published_projection(s.joints_m + s.root_m[:, None], cams[s.subject][s.camera])
+        assert np.abs(published - s.keypoints_px).max() < 0.5  # our OpenCV mapping of the h36m terms
 
 
 def test_evaluate_on_h36m_layout(tmp_path, shared, quick_weights):
