@@ -32,23 +32,23 @@ from lifter.camera import Intrinsics  # noqa: E402
 from lifter.generator import eval_samples  # noqa: E402
 from lifter.metrics import mpjpe, p_mpjpe  # noqa: E402
 from lifter.model import load_lifter  # noqa: E402
-from lifter.uao import RefineOptions, lift  # noqa: E402
+from lifter.uao import LR, RefineOptions, lift  # noqa: E402
 
 MOCAP = [SHARED / "data" / "cmu-mocap", SHARED / "data" / "hdm05-subset", SHARED / "data" / "cmu-bvh"]
 HELDOUT = ["14", "55", "HDM_tr", "bvh_75_19"]   # configs/train_default.yaml val_subjects
 TRAIN = ["02", "05", "06", "09", "10", "13", "16", "49", "93", "105"]  # training subjects (in domain)
-LRS = (1e-3, 3e-3, 1e-2, 3e-2)
-LAMBDAS = (0.0, 0.005, 0.05, 0.5)  # 0.005: the paper's value, in the authors' units
-GN_LAMBDAS = (1e-6, 1e-3, 1e-2, 1e-1, 1.0)  # 1e-6: projection only (keeps the system regular)
+LRS = (1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
+LAMBDAS = (0.0, 0.005, 0.1, 0.5)  # 0.005: the paper's value, in the authors' units
+GN_LAMBDAS = (1e-6, 1e-2, 1e-1, 1.0)  # 1e-6: projection only (keeps the system regular)
 
 
 def curve_jobs(defaults):
-    """(mode, lr, lambda_unc): the lambda sweep at the default lr, the lr sweep at the
-    default lambda, for both latents."""
+    """(mode, lr, lambda_unc): Adam's lambda sweep at the latent's default lr, its lr
+    sweep at the default lambda, for both latents; then Gauss-Newton's lambda sweep."""
     jobs = []
     for mode in ("uao", "uao-feature"):
         for lu in LAMBDAS:
-            jobs.append((mode, defaults.lr, lu))
+            jobs.append((mode, LR[mode], lu))
         for lr in LRS:
             if (mode, lr, defaults.lambda_unc) not in jobs:
                 jobs.append((mode, lr, defaults.lambda_unc))
@@ -94,14 +94,15 @@ def evaluate_set(model, data, iters_max, defaults):
     base = score(data, *run(model, data, RefineOptions(mode="none"))[:4])
     rows["model only"] = base
     variants = {}
-    for mode, name in (("uao", "input"), ("uao-feature", "feature")):
-        d = replace(defaults, mode=mode)
+    for mode, name in (("uao", "input, Adam"), ("uao-feature", "feature, Adam")):
+        d = replace(defaults, mode=mode, solver="adam")
         variants[f"{name}: projection only"] = replace(d, lambda_unc=0.0)
         variants[f"{name}: projection + uncertainty"] = d
         variants[f"{name}: projection + uncertainty, joint root"] = replace(d, root="joint")
     gn = replace(defaults, mode="uao-feature", solver="gn")
-    variants["feature, Gauss-Newton: projection only"] = replace(gn, gn_lambda=GN_LAMBDAS[0])
+    variants["feature, Gauss-Newton: projection only"] = replace(gn, lambda_unc=GN_LAMBDAS[0])
     variants["feature, Gauss-Newton: projection + uncertainty"] = gn
+    variants["feature, Gauss-Newton: + uncertainty, 1 step"] = replace(gn, iters=1)
     variants["authors' preset (input, lr 1e-3, 4 it)"] = RefineOptions.preset("authors")
     for name, opts in tqdm(variants.items(), desc="table", leave=False):
         t = time.perf_counter()
@@ -112,10 +113,10 @@ def evaluate_set(model, data, iters_max, defaults):
     curves = {}
     for mode, lr, lu in tqdm(curve_jobs(defaults), desc="curves", leave=False):
         if mode == "gn":
-            opts, key = replace(defaults, mode="uao-feature", solver="gn", gn_lambda=lu, iters=iters_max), \
-                f"uao-feature gn gn_lambda={lu:g}"
+            opts, key = replace(defaults, mode="uao-feature", solver="gn", lambda_unc=lu, iters=iters_max), \
+                f"uao-feature gn lambda_unc={lu:g}"
         else:
-            opts, key = replace(defaults, mode=mode, lr=lr, lambda_unc=lu, iters=iters_max), \
+            opts, key = replace(defaults, mode=mode, solver="adam", lr=lr, lambda_unc=lu, iters=iters_max), \
                 f"{mode} lr={lr:g} lambda_unc={lu:g}"
         curve = run(model, data, opts, record=True)[4]
         err = np.linalg.norm(curve - data["joints_m"][None], axis=-1).mean((1, 2)) * 1e3
@@ -146,7 +147,7 @@ def plot(results, path):
             for c in curves.values():
                 if c["mode"] != mode:
                     continue
-                if c["lr"] == d["lr"]:
+                if c["lr"] == LR[mode] and (c["lambda_unc"] in LAMBDAS):
                     i, style = LAMBDAS.index(c["lambda_unc"]) if c["lambda_unc"] in LAMBDAS else 9, "-"
                     label = f"lr {c['lr']:g}, " + ("projection only" if c["lambda_unc"] == 0
                                                     else f"lambda_unc {c['lambda_unc']:g}")
@@ -160,9 +161,9 @@ def plot(results, path):
             ax.grid(alpha=0.3)
         ax = axes[row, 2]
         for i, lam in enumerate(GN_LAMBDAS):
-            c = curves[f"uao-feature gn gn_lambda={lam:g}"]["mpjpe_mm"]
+            c = curves[f"uao-feature gn lambda_unc={lam:g}"]["mpjpe_mm"]
             ax.plot(range(len(c)), c, "-", color=f"C{i}",
-                    label="projection only" if i == 0 else f"gn_lambda {lam:g}")
+                    label="projection only" if i == 0 else f"lambda_unc {lam:g}")
         ax.set_title(f"{s}: feature latent, Gauss-Newton")
         ax.set_xlabel("iterations")
         ax.set_ylabel("MPJPE (mm)")

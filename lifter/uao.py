@@ -37,6 +37,9 @@ MODES = ("none", "uao", "uao-feature")
 _MIN_Z_M = 0.05  # depth floor of the projection (a jointly optimised root has no guard)
 ROOTS = ("solve", "joint")
 SOLVERS = ("adam", "gn")
+# Adam steps by measurement (benchmarks/uao_ablation.py, training subjects): the latents
+# live in different units (normalised 2D vs LayerNorm-scale features).
+LR = {"uao": 1e-2, "uao-feature": 3e-2}
 
 
 @dataclass
@@ -44,26 +47,26 @@ class RefineOptions:
     mode: str = "none"          # none | uao | uao-feature
     iters: int = 4
     lambda_proj: float = 1.0
-    lambda_unc: float = 0.005
-    lr: float = 1e-2              # Adam step; measured, see benchmarks/uao_ablation.py
+    lambda_unc: float = 0.1       # measured; 0.005 is the paper's value in its own units
+    lr: float = None              # Adam step; None: the measured default of the latent (LR)
     score_threshold: float = 0.3  # 2D joints scored below this do not pull the projection
     max_ms: float = 0.0           # > 0: stop refining once this much time has passed (live)
     root: str = "solve"           # solve: closed-form root per iteration | joint: Adam on it too
     root_lr_m: float = 0.01       # Adam step of the root translation when root == "joint"
     sticky: bool = True           # joints at rest move only if the 2D pull beats their confidence
-    solver: str = "adam"          # adam | gn (Gauss-Newton, feature latent only)
-    gn_lambda: float = 1e-3       # gn: weight of sum_j ||mu_j - mu0_j||^2 / sigma_j^2 / 17
+    solver: str = None            # adam | gn (feature latent only); None: gn for the feature
+                                  # latent (measured: more accurate, as fast), adam for the input
 
     @staticmethod
     def preset(name):
         """Named settings. "authors": the released code's exact optimiser settings
         (input latent, Adam lr 1e-3, 4 iterations, lambdas 1 / 0.005, autograd's zero
-        gradient of ||mu - mu0|| at rest); "live": the
-        measured defaults for the feature latent."""
+        gradient of ||mu - mu0|| at rest); "live": the feature latent with Gauss-Newton,
+        2 steps (converged; see benchmarks/uao_ablation.py)."""
         presets = {
             "authors": RefineOptions(mode="uao", iters=4, lambda_proj=1.0, lambda_unc=0.005, lr=1e-3,
-                                     sticky=False),
-            "live": RefineOptions(mode="uao-feature"),
+                                     sticky=False, solver="adam"),
+            "live": RefineOptions(mode="uao-feature", iters=2, solver="gn"),
         }
         if name not in presets:
             raise ValueError(f"refine preset {name!r}: unknown (expected one of {', '.join(presets)})")
@@ -74,14 +77,16 @@ class RefineOptions:
             raise ValueError(f"refine mode {self.mode!r}: unknown (expected one of {', '.join(MODES)})")
         if self.root not in ROOTS:
             raise ValueError(f"refine root {self.root!r}: unknown (expected one of {', '.join(ROOTS)})")
-        if self.solver not in SOLVERS:
+        if self.solver is not None and self.solver not in SOLVERS:
             raise ValueError(f"refine solver {self.solver!r}: unknown (expected one of {', '.join(SOLVERS)})")
         if self.solver == "gn" and self.mode == "uao":
             raise ValueError("refine solver 'gn' needs mode 'uao-feature' (the input latent has no small closed form)")
         if not (isinstance(self.iters, (int, np.integer)) and self.iters >= 0):
             raise ValueError(f"refine iters {self.iters!r}: must be an integer >= 0")
-        for name in ("lambda_proj", "lambda_unc", "lr", "root_lr_m", "max_ms", "gn_lambda"):
+        for name in ("lambda_proj", "lambda_unc", "lr", "root_lr_m", "max_ms"):
             v = getattr(self, name)
+            if v is None and name == "lr":
+                continue
             if not (math.isfinite(v) and v >= 0):
                 raise ValueError(f"refine {name} {v!r}: must be a finite number >= 0")
 
@@ -248,8 +253,9 @@ class _Problem:
 
     def gauss_newton_step(self, mu, mu0, s, options, L):
         """One Gauss-Newton step on per-joint 3D positions for the squared objective
-        lambda_proj sum_j w_j ||e_j||^2 + gn_lambda / 17 sum_j ||mu_j - mu0_j||^2 / sigma_j^2
-        (a MAP estimate: the network's sigma as the prior's spread). Returns mu (B, 17, 3)."""
+        lambda_proj sum_j w_j ||e_j||^2 + lambda_unc / 17 sum_j ||mu_j - mu0_j||^2 / sigma_j^2
+        (a MAP estimate: the network's sigma as the prior's spread; the squared form of
+        the two terms Adam minimises). Returns mu (B, 17, 3)."""
         B = mu.shape[0]
         rel = mu - mu[:, :1]
         p = rel + self.root(rel)[:, None]
@@ -262,7 +268,7 @@ class _Problem:
                           torch.cat([zero, 1 / z, -q[..., 1:] / z], -1)], -2)  # (B, 17, 2, 3)
         de = de * (self.inv_scale[..., None] * sw[..., None])
         J = torch.einsum("bjap,bjmpq->bjamq", de, L).reshape(B, 2 * NUM_JOINTS, 3 * NUM_JOINTS)
-        prior = (options.gn_lambda / NUM_JOINTS) ** 0.5 * torch.exp(-s)   # (B, 17) 1 / sigma, weighted
+        prior = (options.lambda_unc / NUM_JOINTS) ** 0.5 * torch.exp(-s)   # (B, 17) 1 / sigma, weighted
         prior2 = (prior ** 2)[..., None].expand(B, NUM_JOINTS, 3).reshape(B, -1)
         H = J.transpose(1, 2) @ J + torch.diag_embed(prior2)
         g = (J.transpose(1, 2) @ (e * sw).reshape(B, -1, 1))[..., 0] + prior2 * (mu - mu0).reshape(B, -1)
@@ -429,10 +435,10 @@ def _refine(fast, x, problem, options, record=None):
             record.append(mu0)
         return mu0, mu0, s0, 0
     feature_latent = options.mode == "uao-feature"
-    if options.solver == "gn":
+    if (options.solver or ("gn" if feature_latent else "adam")) == "gn":
         return _refine_gn(fast, x, problem, options, record)
     latent = fast.encode(x) if feature_latent else x.clone()
-    opt = _Adam(latent, options.lr)
+    opt = _Adam(latent, options.lr if options.lr is not None else LR[options.mode])
     root = opt_root = mu0 = None
     start = time.perf_counter()
     done = 0

@@ -142,23 +142,24 @@ def test_zero_iterations_is_a_no_op(model):
 def test_large_lambda_unc_keeps_the_unrefined_pose(model, mode):
     kp, sc = frames(4)
     base = lift(model, kp, sc, INTR, RefineOptions(mode="none"))
-    res = lift(model, kp, sc, INTR, RefineOptions(mode=mode, iters=6, lr=0.05, lambda_unc=1e6))
-    np.testing.assert_allclose(res.joints_m, base.joints_m, atol=1e-6)
-    moved = lift(model, kp, sc, INTR, RefineOptions(mode=mode, iters=6, lr=0.05, lambda_unc=0.0))
+    res = lift(model, kp, sc, INTR, RefineOptions(mode=mode, solver="adam", iters=6, lr=0.05, lambda_unc=1e6))
+    np.testing.assert_array_equal(res.joints_m, base.joints_m)
+    moved = lift(model, kp, sc, INTR, RefineOptions(mode=mode, solver="adam", iters=6, lr=0.05, lambda_unc=0.0))
     assert np.abs(moved.joints_m - base.joints_m).max() > 1e-3  # the same run without the term moves
 
 
 def test_gauss_newton_prior_weight_interpolates(model):
     kp, sc = frames(4)
     base = lift(model, kp, sc, INTR, RefineOptions(mode="none"))
-    stiff = lift(model, kp, sc, INTR, RefineOptions(mode="uao-feature", solver="gn", iters=3, gn_lambda=1e9))
-    np.testing.assert_allclose(stiff.joints_m, base.joints_m, atol=1e-5)
-    loose = lift(model, kp, sc, INTR, RefineOptions(mode="uao-feature", solver="gn", iters=3, gn_lambda=1e-3))
-    mid = lift(model, kp, sc, INTR, RefineOptions(mode="uao-feature", solver="gn", iters=3, gn_lambda=1.0))
+    stiff = lift(model, kp, sc, INTR, RefineOptions(mode="uao-feature", solver="gn", iters=3, lambda_unc=1e9))
+    np.testing.assert_allclose(stiff.joints_m, base.joints_m, atol=1e-5)  # float32 solve
+    loose = lift(model, kp, sc, INTR, RefineOptions(mode="uao-feature", solver="gn", iters=3, lambda_unc=1e-3))
+    mid = lift(model, kp, sc, INTR, RefineOptions(mode="uao-feature", solver="gn", iters=3, lambda_unc=1.0))
     assert loose.reproj_px_after.mean() < mid.reproj_px_after.mean() < base.reproj_px_before.mean()
 
 
-def test_confident_joints_move_less(model):
+@pytest.mark.parametrize("solver,lambda_unc", [("adam", 0.02), ("gn", 0.02)])
+def test_confident_joints_move_less(model, solver, lambda_unc):
     """Same network, same 2D: scale the uncertainty head so sigma spreads over two orders
     of magnitude across joints; under the uncertainty term, low-sigma joints stay closer."""
     m = GUMLP(**{k: v for k, v in model.config.items()})
@@ -168,7 +169,8 @@ def test_confident_joints_move_less(model):
     m.eval()
     kp, sc = frames(16, seed=5)
     base = lift(m, kp, sc, INTR, RefineOptions(mode="none"))
-    res = lift(m, kp, sc, INTR, RefineOptions(mode="uao-feature", iters=10, lr=0.05, lambda_unc=0.02))
+    res = lift(m, kp, sc, INTR, RefineOptions(mode="uao-feature", solver=solver, iters=10, lr=0.05,
+                                              lambda_unc=lambda_unc))
     move = np.linalg.norm(res.joints_m - base.joints_m, axis=-1)[:, 1:].ravel()  # pelvis is 0 by definition
     sigma = base.sigma_m[:, 1:].ravel()
     assert sigma.max() / sigma.min() > 50
@@ -229,9 +231,13 @@ def test_time_budget_stops_early_and_joint_root_runs(model):
 
 def test_presets_and_bad_input_give_one_line_errors(model):
     authors = RefineOptions.preset("authors")
-    assert (authors.mode, authors.iters, authors.lr, authors.lambda_proj, authors.lambda_unc) == \
-        ("uao", 4, 1e-3, 1.0, 0.005)
+    assert (authors.mode, authors.iters, authors.lr, authors.lambda_proj, authors.lambda_unc, authors.solver) == \
+        ("uao", 4, 1e-3, 1.0, 0.005, "adam")
     assert RefineOptions.preset("live").mode == "uao-feature"
+    # the feature latent defaults to Gauss-Newton, the input latent to Adam
+    kp, sc = frames(2)
+    gn = lift(model, kp, sc, INTR, RefineOptions(mode="uao-feature", solver="gn"))
+    np.testing.assert_array_equal(lift(model, kp, sc, INTR, RefineOptions(mode="uao-feature")).joints_m, gn.joints_m)
     kp, sc = frames(2)
     bad = [
         (lambda: RefineOptions.preset("fastest"), "refine preset"),
@@ -239,6 +245,7 @@ def test_presets_and_bad_input_give_one_line_errors(model):
         (lambda: lift(model, kp, sc, INTR, RefineOptions(mode="uao", iters=-1)), "refine iters"),
         (lambda: lift(model, kp, sc, INTR, replace(authors, lr=float("nan"))), "refine lr"),
         (lambda: lift(model, kp, sc, INTR, replace(authors, solver="gn")), "refine solver"),
+        (lambda: lift(model, kp, sc, INTR, replace(authors, solver="newton")), "refine solver"),
         (lambda: lift(model, kp[:, :15], sc, INTR), "keypoints_px"),
         (lambda: lift(model, kp, sc[:, :3], INTR), "scores"),
     ]
