@@ -2,7 +2,7 @@
 GUMLP for the same steps and seed, then is evaluated on held-out mocap subjects (random
 cameras, noisy 2D) and held-out low poses (HDM05 actor tr, the chair-sitting BVH).
 
-    python benchmarks/lifter_ablation.py [--steps 600] [--json benchmarks/results/lifter_ablation.json]
+    python benchmarks/lifter_ablation.py [--steps 400] [--json benchmarks/results/lifter_ablation.json]
 
 Variants: the shipped recipe; the authors' screen normalisation (x / w * 2 - [1, h / w])
 instead of camera rays; no re-posing augmentation; no body-size augmentation.
@@ -28,9 +28,9 @@ VARIANTS = {
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--steps", type=int, default=600)
-    ap.add_argument("--width", type=int, default=128)
-    ap.add_argument("--blocks", type=int, default=2)
+    ap.add_argument("--steps", type=int, default=400)
+    ap.add_argument("--width", type=int, default=64)
+    ap.add_argument("--blocks", type=int, default=1)
     ap.add_argument("--json", default="benchmarks/results/lifter_ablation.json")
     a = ap.parse_args()
     rows = {}
