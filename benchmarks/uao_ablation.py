@@ -126,10 +126,10 @@ def evaluate_set(model, data, iters_max, defaults):
 
 def print_table(name, n, rows):
     print(f"\n{name} ({n} samples)")
-    print(f"| {'variant':48s} | MPJPE mm | change | P-MPJPE mm | root err mm | reproj px |")
-    print(f"|{'-' * 50}|---------:|-------:|-----------:|------------:|----------:|")
+    print(f"| {'variant':52s} | MPJPE mm | change | P-MPJPE mm | root err mm | reproj px |")
+    print(f"|{'-' * 54}|---------:|-------:|-----------:|------------:|----------:|")
     for k, r in rows.items():
-        print(f"| {k:48s} | {r['mpjpe_mm']:8.1f} | {r['change_pct']:+5.1f}% | {r['p_mpjpe_mm']:10.1f} | "
+        print(f"| {k:52s} | {r['mpjpe_mm']:8.1f} | {r['change_pct']:+5.1f}% | {r['p_mpjpe_mm']:10.1f} | "
               f"{r['root_error_mm']:11.0f} | {r['reproj_px_after']:9.2f} |")
 
 
