@@ -1,25 +1,31 @@
 """Lifting plus UAO test-time refinement: the one call the app and the evaluator use.
 
-UAO (uncertainty-aware test-time optimisation) freezes the lifter and nudges a latent
+UAO (uncertainty-aware test-time optimisation) freezes the lifter and moves a latent
 state for a few iterations so that the 3D pose re-projects onto the detected 2D joints
-(projection term) while joints the network is confident about stay put (uncertainty
-term: mean_j ||mu_j - mu0_j|| exp(-s_j), s recomputed each iteration and detached).
+(projection term, weighted by detector score) while joints the network is confident
+about stay put (uncertainty term: mean_j ||mu_j - mu0_j|| exp(-s_j), s detached).
 
 Latents (RefineOptions.mode):
   "uao"          the normalised 2D network input (B, 17, 2): the authors' released
-                 algorithm, autograd through the whole frozen network each iteration.
+                 algorithm (Adam), a forward and an input-gradient through the whole
+                 frozen network per iteration (hand-written VJP, `_Fast`).
   "uao-feature"  the feature before the heads (B, 17, C) (the paper's UAO*): the trunk
-                 runs once, each iteration touches only LayerNorm -> Linear -> Linear.
+                 runs once. The heads are LayerNorm -> affine per joint, so this latent
+                 reaches any per-joint 3D displacement; by default (solver "gn") a few
+                 Gauss-Newton steps solve the squared objective in those 51 unknowns,
+                 solver "adam" runs the paper's Adam on the feature instead.
 
-No ground truth is used: the root translation comes from a closed-form least-squares
-fit of the current root-relative pose to the 2D rays (`camera.solve_root`), re-solved
-inside every iteration and differentiated through (RefineOptions.root = "solve"), or
-optimised jointly with the latent (root = "joint"); benchmarks/uao_ablation.py compares.
+No ground truth is used: the root translation is the closed-form least-squares fit of
+the current root-relative pose to the 2D rays (as `camera.solve_root`, with its depth
+guard), re-solved and differentiated through in every iteration (root = "solve"), or
+optimised jointly with the latent (root = "joint"); benchmarks/uao_ablation.py measures
+both (re-solving wins).
 
 Projection residuals are measured in the network's own input unit: undistorted camera
 rays divided by the 2D pose's RMS spread around the pelvis. That unit is free of focal
 length, image size and distance, so one lr and one lambda serve every camera and person
-size, and the Adam lr on the input latent means the same thing as on the residual.
+size. It is larger than the authors' width-normalised pixels, which is why the measured
+lambda_unc (0.1) is not the paper's 0.005 (kept in RefineOptions.preset("authors")).
 """
 import math
 import time
@@ -505,7 +511,7 @@ def lift(model, keypoints_px, scores, intr, options=None, device=None, record=No
     options.check()
     model_device = next(model.parameters()).device
     device = torch.device(device) if device is not None else model_device
-    if device != model_device:
+    if device.type != model_device.type or device.index not in (None, model_device.index):
         raise ValueError(f"lift: model is on {model_device} but device {device} was asked for; "
                          f"load the model with that device")
     kp, sc = _check_inputs(keypoints_px, scores)
@@ -521,9 +527,9 @@ def lift(model, keypoints_px, scores, intr, options=None, device=None, record=No
         x = normalise_rays(rays)
     else:
         x = normalise_keypoints(filled, intr, valid, model.config["input_norm"])
-    problem = _Problem(rays, w, device)
+    problem = _Problem(rays, w, model_device)
     trace = None if record is None else []
-    mu0, mu, s, done = _refine(_fast(model), torch.from_numpy(x).to(device), problem, options, trace)
+    mu0, mu, s, done = _refine(_fast(model), torch.from_numpy(x).to(model_device), problem, options, trace)
     for m in trace or ():
         j = m.cpu().numpy()
         record.append(j - j[:, :1])

@@ -248,6 +248,7 @@ def test_presets_and_bad_input_give_one_line_errors(model):
         (lambda: lift(model, kp, sc, INTR, replace(authors, solver="newton")), "refine solver"),
         (lambda: lift(model, kp[:, :15], sc, INTR), "keypoints_px"),
         (lambda: lift(model, kp, sc[:, :3], INTR), "scores"),
+        (lambda: lift(model, kp, sc, INTR, device="meta"), "lift: model is on cpu"),
     ]
     for call, start in bad:
         with pytest.raises(ValueError) as err:
