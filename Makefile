@@ -29,7 +29,7 @@ $(STAMP): requirements.txt Makefile
 	touch $(STAMP)
 
 demo: setup
-	$(BIN)/python run_demo.py --source $(CLIP) --viewer none --export out/demo --render-video --max-frames 120
+	$(BIN)/python run_demo.py --source $(CLIP) --export out/demo --render-video --max-frames 120
 
 test: setup
 	$(BIN)/python -m pytest -q tests

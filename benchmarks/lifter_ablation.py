@@ -32,10 +32,13 @@ def main():
     ap.add_argument("--width", type=int, default=64)
     ap.add_argument("--blocks", type=int, default=1)
     ap.add_argument("--json", default="benchmarks/results/lifter_ablation.json")
+    ap.add_argument("--only", nargs="+", choices=list(VARIANTS), help="run these variants only")
     a = ap.parse_args()
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, extra in VARIANTS.items():
+            if a.only and name not in a.only:
+                continue
             cfg = {"width": a.width, "blocks": a.blocks, "steps": a.steps, "val_every": a.steps,
                    "val_samples": 3000, "out": os.path.join(tmp, "w.pt"), **extra}
             path = os.path.join(tmp, "cfg.yaml")

@@ -232,7 +232,7 @@ def sample(pool, n, rng, cfg=AugmentConfig(), input_norm="rays", index=None, aug
     kp_h, sc_h = to_lifter_input(px[h36m, :COCO_OFFSET], scores[h36m, :COCO_OFFSET], "h36m17")
     kp[h36m], sc[h36m] = kp_h, sc_h
     if input_norm == "screen":
-        x = normalise_screen(kp, size[:, None, :1], size[:, None, 1:])
+        x = normalise_screen(kp, size[:, :1], size[:, 1:])
     else:
         x = normalise_rays((kp - c[:, None]) / f[:, None, None])
     return {"x": x.astype(np.float32), "target_m": target.astype(np.float32),

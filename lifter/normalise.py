@@ -36,8 +36,12 @@ def normalise_rays(rays):
 
 
 def normalise_screen(kp_px, width, height):
-    """The authors' VideoPose3D normalisation: x / w * 2 - [1, h / w]."""
-    return kp_px / width * 2 - np.array([1.0, height / width], dtype=np.float32)
+    """The authors' VideoPose3D normalisation: x / w * 2 - [1, h / w].
+
+    kp_px (B, 17, 2); width, height scalars or per-sample (B, 1) arrays."""
+    w = np.asarray(width, np.float64).reshape(-1, 1, 1)
+    h = np.asarray(height, np.float64).reshape(-1, 1, 1)
+    return kp_px / w * 2 - np.concatenate([np.ones_like(w), h / w], -1)
 
 
 def fill_missing(kp, valid):
