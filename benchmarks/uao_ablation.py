@@ -155,7 +155,9 @@ def plot(results, path):
                     i, style = 4 + LRS.index(c["lr"]), "--"
                     label = f"lr {c['lr']:g}, lambda_unc {c['lambda_unc']:g}"
                 ax.plot(range(len(c["mpjpe_mm"])), c["mpjpe_mm"], style, color=f"C{i}", label=label)
-            ax.set_title(f"{s}: {'input latent (uao)' if mode == 'uao' else 'feature latent (uao-feature)'}")
+            base = curves[f"{mode} lr={LR[mode]:g} lambda_unc=0"]["mpjpe_mm"][0]
+            ax.set_ylim(top=base * 1.06)  # an overshooting lr would flatten every other curve
+            ax.set_title(f"{s}: {'input latent (uao)' if mode == 'uao' else 'feature latent (uao-feature)'}, Adam")
             ax.set_xlabel("iterations")
             ax.set_ylabel("MPJPE (mm)")
             ax.grid(alpha=0.3)
