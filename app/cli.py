@@ -49,8 +49,9 @@ def build_parser():
     a("--refine", choices=("none", "uao", "uao-feature"), default="uao-feature",
       help="test-time refinement of the lifted pose (default: %(default)s)")
     a("--iters", type=int, default=4, help="refinement iterations (default: %(default)s)")
-    a("--refine-solver", choices=("adam", "gn"), default="adam",
-      help="refinement optimiser: adam, or gn (Gauss-Newton, uao-feature only) (default: %(default)s)")
+    a("--refine-solver", choices=("auto", "adam", "gn"), default="auto",
+      help="refinement optimiser: adam, gn (Gauss-Newton, uao-feature only), or auto = the measured "
+           "best per latent: gn for uao-feature, adam for uao (default: %(default)s)")
     a("--refine-max-ms", type=float, default=0.0, metavar="MS",
       help="stop refining after this long per frame, 0 = no limit (default: %(default)s)")
     a("--score-threshold", type=float, default=0.3,
@@ -189,8 +190,9 @@ def run(args):
     if args.export:
         prepare_export_dir(args.export)
     weights = weights_path(args.weights)
+    solver = None if args.refine_solver == "auto" else args.refine_solver
     refine = RefineOptions(mode=args.refine, iters=args.iters, score_threshold=args.score_threshold,
-                           max_ms=args.refine_max_ms, solver=args.refine_solver)
+                           max_ms=args.refine_max_ms, solver=solver)
     refine.check()
     intrinsics_for = make_intrinsics(args)
     if args.device == "cuda" and not torch.cuda.is_available():

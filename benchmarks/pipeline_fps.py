@@ -57,7 +57,7 @@ def main():
     ap.add_argument("--frames", type=int, default=230, help="frames to process (the clip has 230)")
     ap.add_argument("--refine", default="uao-feature", choices=("none", "uao", "uao-feature"))
     ap.add_argument("--iters", type=int, default=4)
-    ap.add_argument("--solver", default="adam", choices=("adam", "gn"))
+    ap.add_argument("--solver", default="auto", choices=("auto", "adam", "gn"))
     ap.add_argument("--weights", default="weights/gumlp_cmu.pt")
     ap.add_argument("--json", metavar="OUT", help="also write the figures as JSON")
     args = ap.parse_args()
