@@ -56,6 +56,16 @@ def naive_uao(model, kp, scores, intr, options):
     return joints, root, reprojection_error_px(joints, root, kp, w, intr)
 
 
+def with_threads(n, fn):
+    """Run fn with n torch threads, then restore the benchmark's setting."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        return fn()
+    finally:
+        torch.set_num_threads(before)
+
+
 def frames(batch, rng, intr):
     """(B, 17, 2) plausible pixel keypoints: a stick figure at random places/sizes."""
     base = np.array([[0, 0], [-.1, 0], [-.1, .45], [-.1, .9], [.1, 0], [.1, .45], [.1, .9],
@@ -75,6 +85,7 @@ def main():
     ap.add_argument("--threads", type=int, default=1, help="torch threads (0: torch's default)")
     ap.add_argument("--json")
     args = ap.parse_args()
+    default_threads = torch.get_num_threads()  # "default settings" of the naive baseline
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -103,6 +114,8 @@ def main():
         "uao_feature_ms": lambda kp, sc: lift(model, kp, sc, intr, opts["uao_feature"]),
         "uao_feature_adam_ms": lambda kp, sc: lift(model, kp, sc, intr, opts["uao_feature_adam"]),
         "naive_uao_ms": lambda kp, sc: naive_uao(model, kp, sc, intr, opts["naive"]),
+        "naive_uao_default_threads_ms": lambda kp, sc: with_threads(
+            default_threads, lambda: naive_uao(model, kp, sc, intr, opts["naive"])),
     }
     results = {"model": source, "threads": torch.get_num_threads(), "iters": args.iters,
                "load_average": list(os.getloadavg())}
@@ -127,6 +140,7 @@ def main():
             d["naive_over_lifter"] = d["naive_uao_ms"] / d["lifter_ms"]
             d["feature_extra_over_forward"] = (d["uao_feature_ms"] - d["lifter_ms"]) / d["forward_ms"]
             d["naive_over_uao"] = d["naive_uao_ms"] / d["uao_ms"]
+            d["naive_default_threads_over_uao"] = d["naive_uao_default_threads_ms"] / d["uao_ms"]
         results[f"batch_{batch}"] = r
         for clock, d in (("wall", r), ("cpu ", r["cpu"])):
             print(f"batch {batch:3d} {clock} (ms/frame, median of {rounds}): forward {d['forward_ms']:.2f} | "
@@ -134,7 +148,9 @@ def main():
                   f"+uao-feature {d['uao_feature_ms']:.2f} ({d['uao_feature_over_lifter']:.2f}x, extra = "
                   f"{d['feature_extra_over_forward']:.2f} forward passes) | +uao-feature Adam "
                   f"{d['uao_feature_adam_ms']:.2f} | naive {d['naive_uao_ms']:.2f} "
-                  f"({d['naive_over_lifter']:.2f}x; uao is {d['naive_over_uao']:.2f}x faster)")
+                  f"({d['naive_over_lifter']:.2f}x; uao is {d['naive_over_uao']:.2f}x faster) | naive with torch's "
+                  f"default {default_threads} threads {d['naive_uao_default_threads_ms']:.2f} "
+                  f"(uao {d['naive_default_threads_over_uao']:.2f}x faster)")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(results, indent=2))
