@@ -2,12 +2,14 @@
 
 sigma (metres, the lifter's predicted per-joint uncertainty) maps linearly from green at
 SIGMA_GREEN_M (confident) through yellow to red at SIGMA_RED_M (uncertain), clamped.
+The ends span what the shipped lifter predicts on real footage (on the demo clip: 25 %
+of joints below 0.07 m, median 0.11 m, 95 % below 0.27 m), so yellow sits near the median.
 Detector scores use the same ramp reversed: score 1 is green, score 0 red.
 """
 import numpy as np
 
-SIGMA_GREEN_M = 0.03
-SIGMA_RED_M = 0.12
+SIGMA_GREEN_M = 0.05
+SIGMA_RED_M = 0.20
 
 
 def ramp_rgb(t):

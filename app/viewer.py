@@ -1,5 +1,5 @@
 """The 3D view: Open3D legacy Visualizer with bones as lines, joints as spheres coloured
-by their predicted sigma (app.colors: green <= 3 cm, red >= 12 cm), a colour bar beside
+by their predicted sigma (app.colors: green <= 5 cm, red >= 20 cm), a colour bar beside
 the person (bottom = confident, top = uncertain), a ground grid, and a camera that follows.
 
 Geometry is allocated once for `max_people` skeletons and updated in place every frame

@@ -1,6 +1,7 @@
 """Lifter forward latency (batch 1) and throughput (batch 256) on this machine, inference mode.
 
     python benchmarks/lifter_speed.py [--weights weights/gumlp_cmu.pt] [--threads N] [--json OUT]
+    python benchmarks/lifter_speed.py --width 512 --blocks 3    # an untrained size, for comparison
 """
 import argparse
 import json
@@ -29,11 +30,16 @@ def main():
     ap.add_argument("--weights", default="weights/gumlp_cmu.pt")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--width", type=int, help="time a randomly initialised GUMLP of this width instead")
+    ap.add_argument("--blocks", type=int, default=3)
     ap.add_argument("--json")
     a = ap.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
-    model = load_lifter(a.weights, a.device) if os.path.isfile(a.weights) else GUMLP().to(a.device).eval()
+    if a.width:
+        model = GUMLP(width=a.width, blocks=a.blocks).to(a.device).eval()
+    else:
+        model = load_lifter(a.weights, a.device) if os.path.isfile(a.weights) else GUMLP().to(a.device).eval()
     params = sum(p.numel() for p in model.parameters())
     res = {"config": model.config, "parameters": params, "threads": torch.get_num_threads(), "device": a.device}
     sync = torch.cuda.synchronize if a.device.startswith("cuda") else (lambda: None)
