@@ -65,11 +65,11 @@ def test_training_resumes(quick_weights, shared):
     assert [h["step"] for h in hist][-2:] == [60, 70]  # continued from 60, not restarted
 
 
-def _write_h36m(folder, shared):
+def _write_h36m(folder, shared, subjects=("S9", "S11")):
     """A tiny Human3.6M-layout dataset from real mocap frames, with the published cameras."""
     trial = load_trials([str(shared / "data" / "cmu-bvh")])[0]
     by_subject = {}
-    for si, subject in enumerate(("S9", "S11")):
+    for si, subject in enumerate(subjects):
         by_subject[subject] = []
         for ai, action in enumerate(ACTIONS):
             part = trial.points[ai * 40 + si * 10: ai * 40 + si * 10 + 12]
@@ -114,6 +114,18 @@ def test_evaluate_on_h36m_layout(tmp_path, shared, quick_weights):
     assert len(saved["per_joint_mpjpe_mm"]) == 17
     assert 0 < saved["p_mpjpe_mm"] <= saved["mpjpe_mm"] < 1000
     assert res["refine"] == "none"
+
+
+def test_training_with_h36m_files(tmp_path, shared):
+    """--h36m adds Human3.6M's training subjects from the VideoPose3D files."""
+    _write_h36m(tmp_path, shared, subjects=("S1", "S5"))
+    trials = h36m.h36m_trials(tmp_path, ("S1", "S5", "S6", "S7", "S8"))
+    assert {t.subject for t in trials} == {"S1", "S5"} and all(t.points.shape[1:] == (34, 3) for t in trials)
+    # Y up: the head is above the ankles in every frame
+    assert (trials[0].points[:, 10, 1] > trials[0].points[:, 3, 1]).all()
+    hist = train.main(["--quick", "--steps", "4", "--val-every", "4", "--mocap", str(shared / "data" / "cmu-bvh"),
+                       "--val-subjects", "bvh_75_19", "--h36m", str(tmp_path), "--out", str(tmp_path / "w.pt")])
+    assert hist[-1]["step"] == 4 and (tmp_path / "w.pt").is_file()
 
 
 def test_evaluate_on_heldout_mocap(tmp_path, shared, quick_weights):
