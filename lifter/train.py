@@ -3,7 +3,7 @@
     python -m lifter.train --config configs/train_default.yaml
     python -m lifter.train --mocap ../shared/data/cmu-mocap --quick --out /tmp/quick.pt
 
-Checkpoints: OUT (best validation weights, the file to ship) and OUT.state.pt (last
+Checkpoints: OUT (best validation weights, the file to ship) and OUT.state (last
 step, optimiser state) which `--resume` continues from.
 """
 import argparse
@@ -52,7 +52,7 @@ def parse_args(argv):
     ap.add_argument("--val-samples", type=int)
     ap.add_argument("--out")
     ap.add_argument("--device")
-    ap.add_argument("--resume", action="store_true", default=None, help="continue from OUT.state.pt")
+    ap.add_argument("--resume", action="store_true", default=None, help="continue from OUT.state")
     ap.add_argument("--quick", action="store_true", default=None, help="tiny model, 60 steps: a smoke test")
     args = ap.parse_args(argv)
     opts = dict(DEFAULTS)
@@ -97,7 +97,7 @@ def main(argv=None):
             sets[label] = s
     model = GUMLP(width=a.width, blocks=a.blocks, input_norm=a.input_norm).to(a.device)
     opt = torch.optim.Adam(model.parameters(), lr=a.lr, amsgrad=True)
-    state_path = a.out + ".state.pt"
+    state_path = a.out + ".state"  # not *.pt: a resume state is no weights file to ship
     step, best, history, spent = 0, float("inf"), [], 0.0
     if a.resume and os.path.isfile(state_path):
         st = torch.load(state_path, map_location="cpu", weights_only=True)
