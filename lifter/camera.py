@@ -28,10 +28,11 @@ class Intrinsics:
     height: int
     # OpenCV order (k1, k2, p1, p2, k3); all zero means no distortion.
     dist: tuple = field(default=(0.0, 0.0, 0.0, 0.0, 0.0))
+    # Batches seen by several cameras: every field may also be a (B, 1) array.
 
     @property
     def has_distortion(self):
-        return any(abs(d) > 0 for d in self.dist)
+        return any(np.any(np.asarray(d) != 0) for d in self.dist)
 
     def as_dict(self):
         return {"fx": self.fx, "fy": self.fy, "cx": self.cx, "cy": self.cy,

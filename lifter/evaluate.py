@@ -26,7 +26,7 @@ def _slice_intr(intr, sl):
     """Per-sample intrinsics (array fields) restricted to a batch slice."""
     pick = lambda v: v[sl] if isinstance(v, np.ndarray) else v
     return Intrinsics(pick(intr.fx), pick(intr.fy), pick(intr.cx), pick(intr.cy),
-                      pick(intr.width), pick(intr.height), intr.dist)
+                      pick(intr.width), pick(intr.height), tuple(pick(d) for d in intr.dist))
 
 
 def _mirror(kp_px, scores, intr):
@@ -85,8 +85,8 @@ def load_eval_data(a):
         kp, _ = to_lifter_input(kp, None, "h36m17")
         col = lambda f: np.concatenate([np.full((len(s.keypoints_px), 1), f(s.intr)) for s in seqs])
         intr = Intrinsics(col(lambda i: i.fx), col(lambda i: i.fy), col(lambda i: i.cx), col(lambda i: i.cy),
-                          col(lambda i: i.width), col(lambda i: i.height), seqs[0].intr.dist)
-        # distortion differs slightly per camera: group-free handling keeps camera 0's terms
+                          col(lambda i: i.width), col(lambda i: i.height),
+                          tuple(col(lambda i, k=k: i.dist[k]) for k in range(5)))
         return (kp, np.ones(kp.shape[:2], np.float32), intr,
                 np.concatenate([s.joints_m for s in seqs]), np.concatenate([s.root_m for s in seqs]),
                 np.concatenate([np.full(len(s.keypoints_px), s.action) for s in seqs]))
