@@ -17,8 +17,7 @@ import tempfile
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from lifter import evaluate, h36m  # noqa: E402
 from lifter.data import load_trials  # noqa: E402
-
-DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
+from lifter.train import SHARED as DATA  # noqa: E402
 
 
 def main():

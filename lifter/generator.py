@@ -128,7 +128,8 @@ def random_cameras(n, rng):
 
 def view(points, rng, f, c, size, max_tries=6):
     """Root-relative world points (N, P, 3) Y-up -> camera-frame points (N, P, 3), metres,
-    with random yaw/pitch/roll and a position that keeps every point inside the image."""
+    and their pixels (N, P, 2), with random yaw/pitch/roll and a position that keeps
+    every point inside the image (rare misses after max_tries keep their last try)."""
     n = len(points)
     yaw, pitch = rng.uniform(0, 2 * np.pi, n), np.radians(rng.uniform(-15, 35, n))
     roll = np.radians(rng.normal(0, 3, n))
@@ -141,8 +142,8 @@ def view(points, rng, f, c, size, max_tries=6):
     cam = np.einsum("nij,npj->npi", R, cam)
     depth = rng.uniform(1.8, 9.0, n)
     todo = np.ones(n, bool)
-    out = np.empty_like(cam)
-    for attempt in range(max_tries):
+    out, out_px = np.empty_like(cam), np.empty(cam.shape[:2] + (2,))
+    for _ in range(max_tries):
         idx = np.flatnonzero(todo)
         half = (size[idx] / 2)[:, None]
         ray = rng.uniform(-0.8, 0.8, (len(idx), 2)) * (half[:, 0] / f[idx, None])
@@ -150,12 +151,12 @@ def view(points, rng, f, c, size, max_tries=6):
         P = cam[idx] + T[:, None]
         px = P[..., :2] / np.maximum(P[..., 2:], 1e-3) * f[idx, None, None] + c[idx, None]
         inside = (P[..., 2] > 0.3).all(-1) & (px >= 0).all((-1, -2)) & (px <= size[idx, None]).all((-1, -2))
-        out[idx] = P
+        out[idx], out_px[idx] = P, px
         todo[idx[inside]] = False
         depth[idx[~inside]] *= 1.35
         if not todo.any():
             break
-    return out, ~todo
+    return out, out_px
 
 
 def detector_noise(coco_px, rng, cfg):
@@ -212,8 +213,7 @@ def sample(pool, n, rng, cfg=AugmentConfig(), input_norm="rays", index=None, aug
             sign = 1.0 if name == "left" else -1.0
             pts[:, k] += sign * hip[:, :1] * left + hip[:, 1:] * np.array([0, 1.0, 0])
     f, c, size = random_cameras(n, rng)
-    cam, _ = view(pts, rng, f, c, size)
-    px = cam[..., :2] / cam[..., 2:] * f[:, None, None] + c[:, None]  # all 34 points
+    cam, px = view(pts, rng, f, c, size)  # px: all 34 points
     scores = np.ones(px.shape[:2])
     if noise:
         px, scores = detector_noise(px, rng, cfg)

@@ -51,9 +51,8 @@ def fill_missing(kp, valid):
     refiner ignores them; the network just sees a folded limb instead of garbage.
     """
     kp = kp.copy()
-    any_valid = valid.any(-1)
-    centre = np.where(any_valid[:, None], np.nanmean(np.where(valid[..., None], kp, np.nan), axis=1)
-                      if any_valid.any() else 0.0, 0.0)
+    count = np.maximum(valid.sum(-1), 1)[:, None]
+    centre = (kp * valid[..., None]).sum(1) / count  # 0 when nothing is valid
     kp[:, 0] = np.where(valid[:, :1], kp[:, 0], centre)
     for j, p in enumerate(PARENTS):
         if p >= 0:
