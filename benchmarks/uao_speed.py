@@ -111,6 +111,8 @@ def main():
         "forward_ms": forward,
         "lifter_ms": lambda kp, sc: lift(model, kp, sc, intr, RefineOptions(mode="none")),
         "uao_ms": lambda kp, sc: lift(model, kp, sc, intr, opts["uao"]),
+        "uao_default_threads_ms": lambda kp, sc: with_threads(
+            default_threads, lambda: lift(model, kp, sc, intr, opts["uao"])),
         "uao_feature_ms": lambda kp, sc: lift(model, kp, sc, intr, opts["uao_feature"]),
         "uao_feature_adam_ms": lambda kp, sc: lift(model, kp, sc, intr, opts["uao_feature_adam"]),
         "naive_uao_ms": lambda kp, sc: naive_uao(model, kp, sc, intr, opts["naive"]),
@@ -141,6 +143,8 @@ def main():
             d["feature_extra_over_forward"] = (d["uao_feature_ms"] - d["lifter_ms"]) / d["forward_ms"]
             d["naive_over_uao"] = d["naive_uao_ms"] / d["uao_ms"]
             d["naive_default_threads_over_uao"] = d["naive_uao_default_threads_ms"] / d["uao_ms"]
+            d["naive_over_uao_both_default_threads"] = (d["naive_uao_default_threads_ms"]
+                                                        / d["uao_default_threads_ms"])
         results[f"batch_{batch}"] = r
         for clock, d in (("wall", r), ("cpu ", r["cpu"])):
             print(f"batch {batch:3d} {clock} (ms/frame, median of {rounds}): forward {d['forward_ms']:.2f} | "
@@ -150,7 +154,8 @@ def main():
                   f"{d['uao_feature_adam_ms']:.2f} | naive {d['naive_uao_ms']:.2f} "
                   f"({d['naive_over_lifter']:.2f}x; uao is {d['naive_over_uao']:.2f}x faster) | naive with torch's "
                   f"default {default_threads} threads {d['naive_uao_default_threads_ms']:.2f} "
-                  f"(uao {d['naive_default_threads_over_uao']:.2f}x faster)")
+                  f"(uao {d['naive_default_threads_over_uao']:.2f}x faster; "
+                  f"{d['naive_over_uao_both_default_threads']:.2f}x with uao on {default_threads} threads too)")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(results, indent=2))

@@ -162,9 +162,21 @@ class GUMLP(nn.Module):
 
 
 def likelihood_loss(mu, s, target):
-    """The authors' loss: mean over joints of ||y - mu|| exp(-s) + s (Laplace-style)."""
+    """The authors' loss: mean over joints of ||y - mu|| exp(-s) + s (Laplace-style).
+    Minimised at sigma = the joint's expected distance to the truth."""
     dist = torch.linalg.vector_norm(target - mu, dim=-1)
     return (dist * torch.exp(-s) + s).mean()
+
+
+def gaussian_loss(mu, s, target):
+    """The squared form the paper writes: the negative log-likelihood of an isotropic 3D
+    Gaussian N(mu, sigma^2 I), mean over joints of ||y - mu||^2 / (2 sigma^2) + 3 log sigma.
+    Minimised at sigma = the per-axis RMS error (distance / sqrt 3)."""
+    sq = ((target - mu) ** 2).sum(-1)
+    return (0.5 * sq * torch.exp(-2 * s) + 3 * s).mean()
+
+
+LOSSES = {"likelihood": likelihood_loss, "gaussian": gaussian_loss}
 
 
 def save_lifter(model, path, meta=None):

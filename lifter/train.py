@@ -20,14 +20,14 @@ from tqdm import tqdm
 from .data import load_trials
 from .generator import AugmentConfig, eval_samples, make_pool, sample
 from .metrics import mpjpe, p_mpjpe
-from .model import GUMLP, likelihood_loss, save_lifter
+from .model import GUMLP, LOSSES, save_lifter
 
 SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
 DEFAULTS = {
     "mocap": [os.path.join(SHARED, d) for d in ("cmu-mocap", "hdm05-subset", "cmu-bvh")],
     "h36m": None, "val_subjects": ["14", "55", "HDM_tr", "bvh_75_19"],
     "width": 256, "blocks": 3, "input_norm": "rays", "batch": 256, "steps": 12000,
-    "lr": 1e-3, "minutes": None, "seed": 0, "val_every": 1000, "val_samples": 3000,
+    "lr": 1e-3, "loss": "likelihood", "minutes": None, "seed": 0, "val_every": 1000, "val_samples": 3000,
     "out": "weights/gumlp_cmu.pt", "resume": False, "quick": False, "device": "cpu",
     "augment": {},  # AugmentConfig fields to override (config file only)
 }
@@ -46,6 +46,8 @@ def parse_args(argv):
     ap.add_argument("--batch", type=int)
     ap.add_argument("--steps", type=int)
     ap.add_argument("--lr", type=float)
+    ap.add_argument("--loss", choices=sorted(LOSSES), help="likelihood: the authors' ||y - mu|| exp(-s) + s "
+                    "(default); gaussian: the paper's squared form")
     ap.add_argument("--minutes", type=float, help="time budget: stop (and finish the schedule) by then")
     ap.add_argument("--seed", type=int)
     ap.add_argument("--val-every", type=int)
@@ -123,7 +125,7 @@ def main(argv=None):
             g["lr"] = a.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress())))
         b = sample(pool, a.batch, rng, cfg, a.input_norm)
         mu, s = model(torch.from_numpy(b["x"]).to(a.device))
-        loss = likelihood_loss(mu, s, torch.from_numpy(b["target_m"]).to(a.device))
+        loss = LOSSES[a.loss](mu, s, torch.from_numpy(b["target_m"]).to(a.device))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -139,7 +141,8 @@ def main(argv=None):
                             **{f"{k}_p_mpjpe_mm": round(float(v[1]), 1) for k, v in res.items()}})
             tqdm.write(" ".join(f"{k}={v}" for k, v in history[-1].items()))
             meta = {"trained_steps": step, "history": history, "val_subjects": sorted(val),
-                    "mocap": [os.path.basename(os.path.normpath(m)) for m in a.mocap], "h36m": bool(a.h36m)}
+                    "mocap": [os.path.basename(os.path.normpath(m)) for m in a.mocap], "h36m": bool(a.h36m),
+                    "loss": a.loss}
             if score < best:
                 best = score
                 save_lifter(model, a.out, meta)

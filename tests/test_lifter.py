@@ -8,7 +8,7 @@ import torch
 
 from lifter import camera, evaluate, h36m, train
 from lifter.data import Trial, load_trials
-from lifter.model import GUMLP, adjacency_kernels, load_lifter, save_lifter
+from lifter.model import GUMLP, LOSSES, adjacency_kernels, load_lifter, save_lifter
 
 ACTIONS = ("Directions 1", "Walking", "SittingDown 2")
 
@@ -24,6 +24,22 @@ def test_gumlp_shapes_and_split():
     A = adjacency_kernels()
     assert A.shape == (4, 17, 17)
     np.testing.assert_allclose(A.sum(-1)[A.sum(-1) > 0], 1.0, atol=1e-6)
+
+
+@pytest.mark.parametrize("name, best_sigma", [("likelihood", lambda d: d), ("gaussian", lambda d: d / 3 ** 0.5)])
+def test_loss_is_minimised_at_its_sigma(name, best_sigma):
+    """Each loss's optimal sigma for a fixed error: the distance itself (Laplace-style) or
+    the per-axis RMS (Gaussian); the optimum is found by gradient descent on s."""
+    target = torch.zeros(1, 17, 3)
+    mu = torch.zeros(1, 17, 3)
+    mu[..., 0] = torch.linspace(0.02, 0.4, 17)            # distances 2-40 cm
+    s = torch.zeros(1, 17, requires_grad=True)
+    opt = torch.optim.Adam([s], lr=0.05)
+    for _ in range(800):
+        opt.zero_grad()
+        LOSSES[name](mu, s, target).backward()
+        opt.step()
+    np.testing.assert_allclose(s.detach().exp()[0].numpy(), best_sigma(mu[0, :, 0]).numpy(), rtol=1e-3)
 
 
 def test_checkpoint_round_trip_and_errors(tmp_path):
