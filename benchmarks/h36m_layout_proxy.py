@@ -3,7 +3,7 @@ subjects written in the VideoPose3D layout through the real Human3.6M cameras (S
 S11 calibrations), with Human3.6M-layout ground-truth 2D, evaluated by the same command
 users run on the real files.
 
-    python benchmarks/h36m_layout_proxy.py [--weights weights/gumlp_cmu.pt] [--stride 4] [--json OUT]
+    python benchmarks/h36m_layout_proxy.py [--weights weights/gumlp_cmu.pt] [--stride 4] [--flip] [--json OUT]
 
 S9 <- CMU subjects 14 and 55; S11 <- HDM05 actor tr and the chair-sitting BVH (all held out
 of training). Action names are the mocap labels. Not Human3.6M's bodies, motions or lab:
@@ -26,6 +26,7 @@ def main():
     ap.add_argument("--stride", type=int, default=4)
     ap.add_argument("--json", default="benchmarks/results/h36m_layout_proxy.json")
     ap.add_argument("--refine", default="none")
+    ap.add_argument("--flip", action="store_true", help="average with the mirrored input (test-time flip)")
     a = ap.parse_args()
     cmu = [os.path.join(DATA, "cmu-mocap")]
     low = [os.path.join(DATA, "hdm05-subset"), os.path.join(DATA, "cmu-bvh")]
@@ -34,7 +35,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         h36m.write_npz(tmp, subjects)
         evaluate.main(["--weights", a.weights, "--h36m", tmp, "--keypoints", "gt", "--stride", str(a.stride),
-                       "--refine", a.refine, "--json", a.json])
+                       "--refine", a.refine, "--json", a.json] + (["--flip"] if a.flip else []))
 
 
 if __name__ == "__main__":
