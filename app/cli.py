@@ -217,7 +217,7 @@ def run(args):
                       "meta": getattr(model, "meta", {})},
             "detector": {"name": detector.name, "version": detector.version},
             "refine": {"mode": refine.mode, "iters": refine.iters, "max_ms": refine.max_ms,
-                       "solver": refine.solver},
+                       "solver": refine.solver_used},
             "bvh_bone_lengths": args.bvh_lengths,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }

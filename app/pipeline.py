@@ -49,7 +49,7 @@ class StageTimes:
         for s, ms in frame.timings_ms.items():
             self.recent[s].append(ms)
             self.total[s] += ms
-            self.total_cpu[s] += frame.cpu_ms.get(s, ms)
+            self.total_cpu[s] += frame.cpu_ms[s]  # Frame.record writes both
             self.count[s] += 1
 
     def rolling(self):

@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from lifter.camera import intrinsics_from_fov, pixels_to_rays, solve_root  # noqa: E402
 from lifter.model import GUMLP, load_lifter  # noqa: E402
 from lifter.normalise import fill_missing, normalise_keypoints  # noqa: E402
-from lifter.uao import LR, RefineOptions, _Problem, _weights, lift, reprojection_error_px  # noqa: E402
+from lifter.uao import RefineOptions, _Problem, _weights, lift, reprojection_error_px  # noqa: E402
 
 
 def naive_uao(model, kp, scores, intr, options):
@@ -43,7 +43,7 @@ def naive_uao(model, kp, scores, intr, options):
     mu0, _ = model(x)
     mu0 = mu0.detach()
     z = x.clone().requires_grad_(True)
-    opt = torch.optim.Adam([z], lr=options.lr if options.lr is not None else LR["uao"])
+    opt = torch.optim.Adam([z], lr=options.lr_used)
     for _ in range(options.iters):
         opt.zero_grad()
         mu, s = model(z)

@@ -63,6 +63,16 @@ class RefineOptions:
     solver: str = None            # adam | gn (feature latent only); None: gn for the feature
                                   # latent (measured: more accurate, as fast), adam for the input
 
+    @property
+    def solver_used(self):
+        """The solver that runs: the given one, else gn for the feature latent, adam for the input."""
+        return self.solver or ("gn" if self.mode == "uao-feature" else "adam")
+
+    @property
+    def lr_used(self):
+        """Adam's step: the given one, else the measured default of the latent (LR)."""
+        return self.lr if self.lr is not None else LR.get(self.mode)
+
     @staticmethod
     def preset(name):
         """Named settings. "authors": the released code's exact optimiser settings
@@ -441,10 +451,10 @@ def _refine(fast, x, problem, options, record=None):
             record.append(mu0)
         return mu0, mu0, s0, 0
     feature_latent = options.mode == "uao-feature"
-    if (options.solver or ("gn" if feature_latent else "adam")) == "gn":
+    if options.solver_used == "gn":
         return _refine_gn(fast, x, problem, options, record)
     latent = fast.encode(x) if feature_latent else x.clone()
-    opt = _Adam(latent, options.lr if options.lr is not None else LR[options.mode])
+    opt = _Adam(latent, options.lr_used)
     root = opt_root = mu0 = None
     start = time.perf_counter()
     done = 0

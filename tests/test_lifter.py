@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from lifter import camera, evaluate, h36m, train
+from lifter import evaluate, h36m, train
 from lifter.data import Trial, load_trials
 from lifter.model import GUMLP, LOSSES, adjacency_kernels, load_lifter, save_lifter
 
