@@ -36,11 +36,11 @@ def _mirror(kp_px, scores, intr):
     return kp, scores[:, FLIP_PERM]
 
 
-def predict(model, kp_px, scores, intr, options, flip=False, batch=256, device="cpu"):
-    """Lift (and refine) in batches (256: the refiner's sweet spot on a CPU).
-    Returns joints (N,17,3), root (N,3), sigma (N,17)."""
+def predict(model, kp_px, scores, intr, options, flip=False, batch=256, device="cpu", desc=None):
+    """Lift (and refine) in batches (256: the refiner's sweet spot on a CPU), with a
+    progress bar when `desc` is given. Returns joints (N,17,3), root (N,3), sigma (N,17)."""
     out = {"joints": [], "root": [], "sigma": []}
-    for i in range(0, len(kp_px), batch):
+    for i in tqdm(range(0, len(kp_px), batch), desc=desc, unit="batch", leave=False, disable=desc is None):
         sl = slice(i, i + batch)
         bi = _slice_intr(intr, sl)
         r = lift(model, kp_px[sl], scores[sl], bi, options, device)
@@ -127,8 +127,8 @@ def main(argv=None):
     if a.lr is not None:
         opts.lr = a.lr
     t = time.perf_counter()
-    with tqdm(total=1, desc=f"lifting {len(kp)} frames ({a.refine})", leave=False):
-        p = predict(model, kp, scores, intr, opts, a.flip, device=a.device)
+    p = predict(model, kp, scores, intr, opts, a.flip, device=a.device,
+                desc=f"lifting {len(kp)} frames ({a.refine})")
     ms = (time.perf_counter() - t) * 1000 / len(kp)
     res = summarise(p["joints"], gt, p["sigma"], actions, p["root"], root_gt)
     res.update(ms_per_frame=ms, refine=a.refine, iters=a.iters if a.refine != "none" else 0,

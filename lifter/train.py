@@ -2,6 +2,7 @@
 
     python -m lifter.train --config configs/train_default.yaml
     python -m lifter.train --mocap ../shared/data/cmu-mocap --quick --out /tmp/quick.pt
+    python -m lifter.train --config configs/train_finetune.yaml   # continue the shipped weights
 
 Checkpoints: OUT (best validation weights, the file to ship) and OUT.state (last
 step, optimiser state) which `--resume` continues from.
@@ -20,7 +21,7 @@ from tqdm import tqdm
 from .data import load_trials
 from .generator import AugmentConfig, eval_samples, make_pool, sample
 from .metrics import mpjpe, p_mpjpe
-from .model import GUMLP, LOSSES, save_lifter
+from .model import GUMLP, LOSSES, load_lifter, save_lifter
 
 SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
 DEFAULTS = {
@@ -28,7 +29,7 @@ DEFAULTS = {
     "h36m": None, "val_subjects": ["14", "55", "HDM_tr", "bvh_75_19"],
     "width": 256, "blocks": 3, "input_norm": "rays", "batch": 256, "steps": 12000,
     "lr": 1e-3, "loss": "likelihood", "minutes": None, "seed": 0, "val_every": 1000, "val_samples": 3000,
-    "out": "weights/gumlp_cmu.pt", "resume": False, "quick": False, "device": "cpu",
+    "out": "weights/gumlp_cmu.pt", "init": None, "resume": False, "quick": False, "device": "cpu",
     "augment": {},  # AugmentConfig fields to override (config file only)
 }
 LOW_POSE_SUBJECTS = ("HDM_tr", "bvh_75_19")  # held-out squats/lying/bending and chair sitting
@@ -54,6 +55,8 @@ def parse_args(argv):
     ap.add_argument("--val-samples", type=int)
     ap.add_argument("--out")
     ap.add_argument("--device")
+    ap.add_argument("--init", help="start from these lifter weights (architecture included) with a fresh "
+                    "optimiser and schedule: fine-tuning, e.g. on Human3.6M with --h36m")
     ap.add_argument("--resume", action="store_true", default=None, help="continue from OUT.state")
     ap.add_argument("--quick", action="store_true", default=None, help="tiny model, 60 steps: a smoke test")
     args = ap.parse_args(argv)
@@ -97,7 +100,14 @@ def main(argv=None):
         if subj:
             s = eval_samples(a.mocap, sorted(subj), a.val_samples, seed=123)
             sets[label] = s
-    model = GUMLP(width=a.width, blocks=a.blocks, input_norm=a.input_norm).to(a.device)
+    if a.init:
+        model = load_lifter(a.init, a.device).train()  # its own width, blocks and input_norm
+        a.input_norm = model.config["input_norm"]
+        init = {"weights": os.path.basename(a.init), "trained_steps": model.meta.get("trained_steps"),
+                "init": model.meta.get("init")}
+    else:
+        model = GUMLP(width=a.width, blocks=a.blocks, input_norm=a.input_norm).to(a.device)
+        init = None
     opt = torch.optim.Adam(model.parameters(), lr=a.lr, amsgrad=True)
     state_path = a.out + ".state"  # not *.pt: a resume state is no weights file to ship
     step, best, history, spent = 0, float("inf"), [], 0.0
@@ -117,6 +127,25 @@ def main(argv=None):
         by_time = (time.time() - t0) / 60 / a.minutes if a.minutes else 0.0
         return min(max(step / a.steps, by_time), 1.0)
 
+    def checkpoint():  # validate; OUT keeps the best weights so far, OUT.state the latest
+        nonlocal best
+        res = validate(model, sets, a.device)
+        score = float(sum(v[0] for v in res.values()))
+        history.append({"step": step, "minutes": (time.time() - t0) / 60,
+                        **{f"{k}_mpjpe_mm": round(float(v[0]), 1) for k, v in res.items()},
+                        **{f"{k}_p_mpjpe_mm": round(float(v[1]), 1) for k, v in res.items()}})
+        tqdm.write(" ".join(f"{k}={v}" for k, v in history[-1].items()))
+        meta = {"trained_steps": step, "history": history, "val_subjects": sorted(val),
+                "mocap": [os.path.basename(os.path.normpath(m)) for m in a.mocap], "h36m": bool(a.h36m),
+                "loss": a.loss, "lr": a.lr, "init": init}
+        if score < best:
+            best = score
+            save_lifter(model, a.out, meta)
+        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "best": best,
+                    "history": history, "seconds": time.time() - t0}, state_path)
+
+    if init and step == 0:  # the starting point is the score to beat
+        checkpoint()
     bar = tqdm(total=a.steps, initial=step, desc="training", dynamic_ncols=True)
     done = False
     while not done:
@@ -134,20 +163,7 @@ def main(argv=None):
         bar.update(1)
         bar.set_postfix(loss=f"{loss.item():.3f}")
         if step % a.val_every == 0 or done:
-            res = validate(model, sets, a.device)
-            score = float(sum(v[0] for v in res.values()))
-            history.append({"step": step, "minutes": (time.time() - t0) / 60,
-                            **{f"{k}_mpjpe_mm": round(float(v[0]), 1) for k, v in res.items()},
-                            **{f"{k}_p_mpjpe_mm": round(float(v[1]), 1) for k, v in res.items()}})
-            tqdm.write(" ".join(f"{k}={v}" for k, v in history[-1].items()))
-            meta = {"trained_steps": step, "history": history, "val_subjects": sorted(val),
-                    "mocap": [os.path.basename(os.path.normpath(m)) for m in a.mocap], "h36m": bool(a.h36m),
-                    "loss": a.loss}
-            if score < best:
-                best = score
-                save_lifter(model, a.out, meta)
-            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "best": best,
-                        "history": history, "seconds": time.time() - t0}, state_path)
+            checkpoint()
     bar.close()
     return history
 

@@ -10,7 +10,7 @@ import torch
 from lifter.camera import Intrinsics, intrinsics_from_fov, pixels_to_rays, project, solve_root
 from lifter.model import GUMLP, load_lifter, save_lifter
 from lifter.normalise import normalise_keypoints
-from lifter.uao import LiftResult, RefineOptions, _fast, _Problem, lift
+from lifter.uao import LiftResult, RefineOptions, _fast, _Problem, _refine, lift
 
 STICK = np.array([[0, 0], [-.1, 0], [-.1, .45], [-.1, .9], [.1, 0], [.1, .45], [.1, .9],
                   [0, -.25], [0, -.5], [0, -.6], [0, -.7], [.18, -.48], [.2, -.2], [.22, .05],
@@ -227,6 +227,23 @@ def test_time_budget_stops_early_and_joint_root_runs(model):
     assert res.iters == 1
     res = lift(model, kp, sc, INTR, RefineOptions(mode="uao", iters=10, lr=0.05, root="joint"))
     assert res.iters == 10 and res.reproj_px_after.mean() < res.reproj_px_before.mean()
+
+
+@pytest.mark.parametrize("options", [
+    RefineOptions(mode="uao", iters=3), RefineOptions(mode="uao", iters=3, root="joint"),
+    RefineOptions(mode="uao-feature", iters=3), RefineOptions(mode="uao-feature", iters=3, solver="adam"),
+    RefineOptions(mode="uao", iters=3, max_ms=1e9)], ids=lambda o: f"{o.mode}-{o.solver_used}-{o.root}-{o.max_ms:g}")
+def test_refinement_loop_never_reads_device_values(model, options):
+    """The loop must not wait on the GPU each iteration (`--device cuda`). On the meta
+    device tensors have shapes but no values, so any host read (.item(), if tensor,
+    a data-dependent shape) raises: the whole loop running there proves it has none."""
+    kp, sc = frames(2)
+    meta = GUMLP(**model.config).to("meta").eval()  # the architecture, no values
+    w = np.where(sc > 0.3, sc, 0.0)
+    problem = _Problem(pixels_to_rays(kp, INTR), w, "meta")
+    x = torch.empty(2, 17, 2, device="meta")
+    mu0, mu, s, done = _refine(_fast(meta), x, problem, options)
+    assert done == 3 and mu.device.type == "meta" and mu.shape == (2, 17, 3) and s.shape == (2, 17)
 
 
 def test_presets_and_bad_input_give_one_line_errors(model):
