@@ -81,6 +81,22 @@ def test_training_resumes(quick_weights, shared):
     assert [h["step"] for h in hist][-2:] == [60, 70]  # continued from 60, not restarted
 
 
+def test_fine_tuning_starts_from_weights_and_keeps_the_best(quick_weights, shared, tmp_path):
+    out = tmp_path / "ft.pt"
+    hist = train.main(["--quick", "--mocap", str(shared / "data" / "hdm05-subset"), "--val-subjects", "HDM_tr",
+                       "--init", str(quick_weights), "--out", str(out), "--steps", "20", "--val-every", "10",
+                       "--lr", "0.01"])
+    assert [h["step"] for h in hist] == [0, 10, 20]  # the starting weights are validated first
+    ft = load_lifter(out)
+    assert ft.meta["init"] == {"weights": "quick.pt", "init": None,
+                              "trained_steps": load_lifter(quick_weights).meta["trained_steps"]}
+    best = min(hist, key=lambda h: h["low_poses_mpjpe_mm"])
+    assert ft.meta["trained_steps"] == best["step"]  # OUT holds the best, the start included
+    if best["step"] == 0:
+        start = load_lifter(quick_weights).state_dict()
+        assert all(torch.equal(v, start[k]) for k, v in ft.state_dict().items())
+
+
 def _write_h36m(folder, shared, subjects=("S9", "S11")):
     """A tiny Human3.6M-layout dataset from real mocap frames, with the published cameras."""
     trial = load_trials([str(shared / "data" / "cmu-bvh")])[0]
