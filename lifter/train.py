@@ -127,6 +127,9 @@ def main(argv=None):
         by_time = (time.time() - t0) / 60 / a.minutes if a.minutes else 0.0
         return min(max(step / a.steps, by_time), 1.0)
 
+    run_meta = {"val_subjects": sorted(val), "mocap": [os.path.basename(os.path.normpath(m)) for m in a.mocap],
+                "h36m": bool(a.h36m), "loss": a.loss, "lr": a.lr, "init": init}
+
     def checkpoint():  # validate; OUT keeps the best weights so far, OUT.state the latest
         nonlocal best
         res = validate(model, sets, a.device)
@@ -135,12 +138,9 @@ def main(argv=None):
                         **{f"{k}_mpjpe_mm": round(float(v[0]), 1) for k, v in res.items()},
                         **{f"{k}_p_mpjpe_mm": round(float(v[1]), 1) for k, v in res.items()}})
         tqdm.write(" ".join(f"{k}={v}" for k, v in history[-1].items()))
-        meta = {"trained_steps": step, "history": history, "val_subjects": sorted(val),
-                "mocap": [os.path.basename(os.path.normpath(m)) for m in a.mocap], "h36m": bool(a.h36m),
-                "loss": a.loss, "lr": a.lr, "init": init}
         if score < best:
             best = score
-            save_lifter(model, a.out, meta)
+            save_lifter(model, a.out, {"trained_steps": step, "history": history, **run_meta})
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "best": best,
                     "history": history, "seconds": time.time() - t0}, state_path)
 

@@ -10,7 +10,7 @@ import torch
 from lifter.camera import Intrinsics, intrinsics_from_fov, pixels_to_rays, project, solve_root
 from lifter.model import GUMLP, load_lifter, save_lifter
 from lifter.normalise import normalise_keypoints
-from lifter.uao import LiftResult, RefineOptions, _fast, _Problem, _refine, lift
+from lifter.uao import LiftResult, RefineOptions, _fast, _Problem, _refine, _weights, lift
 
 STICK = np.array([[0, 0], [-.1, 0], [-.1, .45], [-.1, .9], [.1, 0], [.1, .45], [.1, .9],
                   [0, -.25], [0, -.5], [0, -.6], [0, -.7], [.18, -.48], [.2, -.2], [.22, .05],
@@ -239,8 +239,7 @@ def test_refinement_loop_never_reads_device_values(model, options):
     a data-dependent shape) raises: the whole loop running there proves it has none."""
     kp, sc = frames(2)
     meta = GUMLP(**model.config).to("meta").eval()  # the architecture, no values
-    w = np.where(sc > 0.3, sc, 0.0)
-    problem = _Problem(pixels_to_rays(kp, INTR), w, "meta")
+    problem = _Problem(pixels_to_rays(kp, INTR), _weights(kp, sc, options.score_threshold)[0], "meta")
     x = torch.empty(2, 17, 2, device="meta")
     mu0, mu, s, done = _refine(_fast(meta), x, problem, options)
     assert done == 3 and mu.device.type == "meta" and mu.shape == (2, 17, 3) and s.shape == (2, 17)
