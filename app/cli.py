@@ -8,15 +8,17 @@ import argparse
 import hashlib
 import json
 import os
-import signal
 import sys
 import time
+import traceback
 from pathlib import Path
 
 import yaml
 
 from lifter.camera import DEFAULT_HFOV_DEG, intrinsics_from_fov, load_calibration
 from lifter.skeleton import JOINTS, PARENTS
+
+from .signals import StopOnSignal
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_WEIGHTS = "weights/gumlp_cmu.pt"
@@ -158,7 +160,8 @@ def has_display():
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) or sys.platform in ("win32", "darwin")
 
 
-def run(args):
+def run(args, signals=None):
+    """Load, run and close everything; signals: an entered app.signals.StopOnSignal."""
     # MediaPipe / TFLite log through glog to stderr on every start; keep errors only
     os.environ.setdefault("GLOG_minloglevel", "2")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -172,17 +175,6 @@ def run(args):
     from .outputs import Outputs
     from .pipeline import Pipeline
     from .sources import open_source, warn
-
-    # Signals are caught from the start, so Ctrl-C / TERM while models load still ends cleanly.
-    stop = {"reason": None, "pipeline": None}
-
-    def on_signal(signum, _frame):
-        stop["reason"] = stop["reason"] or signal.Signals(signum).name
-        if stop["pipeline"] is not None:
-            stop["pipeline"].request_stop(stop["reason"])
-        signal.signal(signum, signal.SIG_DFL)  # a second Ctrl-C / TERM ends at once
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
 
     if args.viewer != "none" and not has_display():
         warn(f"no display: running headless (--viewer none instead of {args.viewer})")
@@ -227,34 +219,52 @@ def run(args):
         except BaseException:
             detector.close()
             raise
-        pipeline = Pipeline(source, detector, model, intrinsics_for, refine, outputs, live,
-                            args.max_frames, args.det_width, args.device, args.progress)
-        stop["pipeline"] = pipeline
-        if stop["reason"]:
-            pipeline.request_stop(stop["reason"])
-        try:
-            summary = pipeline.run()
-        finally:
-            exported = outputs.close()
-            detector.close()
-    finally:
+    except BaseException:
         source.close()
+        raise
+    # from here the pipeline closes outputs, detector and source
+    pipeline = Pipeline(source, detector, model, intrinsics_for, refine, outputs, live,
+                        args.max_frames, args.det_width, args.device, args.progress)
+    if signals is not None:
+        signals.attach(pipeline)
+    summary = pipeline.run()
     if args.export:
-        summary["exports"] = (exported or {}).get("files", []) + (["overlay.mp4"] if args.render_video else [])
         (Path(args.export) / "summary.json").write_text(json.dumps(summary, indent=1))
+    for _, error in pipeline.errors:
+        if not isinstance(error, ValueError):  # a bug: its traceback is what fixes it
+            traceback.print_exception(error)
     return summary
+
+
+def summary_line(summary, export_dir):
+    """What a run did, in one line."""
+    stages = ", ".join(f"{k} {v:.1f} ms" for k, v in summary["stage_ms"].items())
+    line = (f"{summary['frames']} frames ({summary['frames_with_people']} with people), {summary['fps']:.1f} fps, "
+            f"dropped {summary['dropped']}, stopped by {summary['stopped_by']}")
+    if summary["unfinished"]:
+        line += f", {summary['unfinished']} unfinished frames abandoned"
+    if summary["still_running"]:
+        line += f", {' and '.join(summary['still_running'])} still busy (left open)"
+    line += f"; {stages}" if stages else ""
+    if summary.get("exports"):
+        line += f"; exports in {export_dir}: {', '.join(summary['exports'])}"
+    return line
 
 
 def main(argv=None):
     try:
         args = parse_args(sys.argv[1:] if argv is None else argv)
-        summary = run(args)
+        with StopOnSignal() as signals:
+            summary = run(args, signals)
     except ValueError as e:
         print(f"error: {str(e).splitlines()[0] if str(e) else type(e).__name__}", file=sys.stderr)
         return 2
-    stages = ", ".join(f"{k} {v:.1f} ms" for k, v in summary["stage_ms"].items())
-    print(f"{summary['frames']} frames ({summary['frames_with_people']} with people), {summary['fps']:.1f} fps, "
-          f"dropped {summary['dropped']}, stopped by {summary['stopped_by']}; {stages}")
-    if summary.get("exports"):
-        print(f"exports in {args.export}: {', '.join(summary['exports'])}")
+    except KeyboardInterrupt:
+        print("error: interrupted while starting; nothing was written", file=sys.stderr)
+        return 130
+    print(summary_line(summary, args.export))
+    for e in summary["errors"]:
+        print(f"error: {e['stage']}: {e['type']}: {(e['message'].splitlines() or [''])[0]}", file=sys.stderr)
+    if summary["errors"]:  # bad input only: 2, like any other bad input; else a bug: 1
+        return 2 if all(e["type"] == "ValueError" for e in summary["errors"]) else 1
     return 0

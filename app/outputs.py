@@ -6,7 +6,7 @@ import cv2
 
 from .exports import PoseRecorder
 from .frame import clock
-from .render import annotate, draw_sigma_legend, side_by_side
+from .render import annotate, draw_sigma_legend, letterbox, side_by_side
 from .viewer import WINDOW_LEFT_PX, WINDOW_TOP_PX, SkeletonViewer
 
 VIDEO = "overlay.mp4"
@@ -21,7 +21,7 @@ class Outputs:
         self.viewer_mode, self.render_height, self.fps = viewer, render_height_px, fps
         self.recorder = PoseRecorder(export_dir, meta or {}) if export_dir else None
         self.video_path = Path(export_dir) / VIDEO if render_video else None
-        self._video = None
+        self._video, self._video_size = None, None  # (W, H) of the first frame, kept for all
         self._first_show = True
         self.view3d = None
         if viewer != "none" or render_video:
@@ -46,11 +46,13 @@ class Outputs:
             picture = overlay
         if self.video_path:
             if self._video is None:
+                self._video_size = (picture.shape[1], picture.shape[0])
                 self._video = cv2.VideoWriter(str(self.video_path), cv2.VideoWriter_fourcc(*"mp4v"),
-                                              self.fps, (picture.shape[1], picture.shape[0]))
+                                              self.fps, self._video_size)
                 if not self._video.isOpened():
                     raise ValueError(f"video {self.video_path}: OpenCV cannot write mp4v here")
-            self._video.write(picture)
+            # the writer silently skips a frame of another size
+            self._video.write(letterbox(picture, self._video_size))
         if self.viewer_mode != "none":
             if self._first_show:
                 cv2.namedWindow(WINDOW, cv2.WINDOW_AUTOSIZE)
@@ -64,11 +66,24 @@ class Outputs:
         return keep_going
 
     def close(self):
-        """Finalise exports and close windows/video; returns the exporter's result or None."""
+        """Finalise the pose exports first, then release the video and close the windows;
+        every step runs even when an earlier one fails. Returns (names of the files
+        written in the export dir, [exceptions raised on the way])."""
+        files, errors = [], []
+
+        def attempt(step):
+            try:
+                return step()
+            except Exception as e:
+                errors.append(e)
+                return None
+        if self.recorder:
+            files += (attempt(self.recorder.close) or {}).get("files", [])
         if self._video is not None:
-            self._video.release()
+            attempt(self._video.release)
+            files.append(VIDEO)
         if self.view3d is not None:
-            self.view3d.close()
+            attempt(self.view3d.close)
         if self.viewer_mode != "none":
-            cv2.destroyAllWindows()
-        return self.recorder.close() if self.recorder else None
+            attempt(cv2.destroyAllWindows)
+        return files, errors

@@ -49,3 +49,18 @@ def side_by_side(left_bgr, right_bgr):
         right_bgr = cv2.resize(right_bgr, (round(right_bgr.shape[1] * h / right_bgr.shape[0]), h))
     out = np.concatenate([left_bgr, right_bgr], axis=1)
     return out[:, : out.shape[1] // 2 * 2]
+
+
+def letterbox(image_bgr, size_wh):
+    """Fit the image into size_wh = (W, H) keeping its aspect ratio, centred on black: the
+    video keeps its first frame's size when later frames differ (an image folder)."""
+    w, h = size_wh
+    ih, iw = image_bgr.shape[:2]
+    if (iw, ih) == (w, h):
+        return image_bgr
+    scale = min(w / iw, h / ih)
+    nw, nh = max(1, round(iw * scale)), max(1, round(ih * scale))
+    out = np.zeros((h, w, 3), np.uint8)
+    y0, x0 = (h - nh) // 2, (w - nw) // 2
+    out[y0:y0 + nh, x0:x0 + nw] = cv2.resize(image_bgr, (nw, nh), interpolation=cv2.INTER_AREA)
+    return out

@@ -7,6 +7,9 @@ Two behaviours:
   delivers and keeps only the newest frame. The pipeline takes the newest one whenever
   it is ready, so the camera is never blocked and latency stays bounded; frames
   overwritten before anyone took them are counted in `dropped`.
+
+Every source has frames(), stop() (frames() ends soon; callable from another thread or
+a signal handler) and close().
 """
 import os
 import stat
@@ -23,6 +26,8 @@ IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 URL_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://", "rtmp://", "udp://", "tcp://")
 FOLDER_FPS = 30.0   # image folders carry no frame rate: media time and BVH frame time use this
 DEFAULT_FPS = 30.0  # when a container or device reports none
+POLL_S = 0.1        # how often a live frames() waiting for a frame looks at stop()
+CLOSE_WAIT_S = 0.5  # close() waits this long for the grabber; a stalled read is left to end alone
 
 
 def warn(message):
@@ -65,6 +70,9 @@ class _OfflineVideo:
         if self.total and index < self.total:
             warn(f"{self.name}: decoding stopped at frame {index} of {self.total} (truncated or damaged file)")
 
+    def stop(self):
+        pass  # nothing to interrupt: the reader stops between frames, and one read is short
+
     def close(self):
         self.cap.release()
 
@@ -92,6 +100,9 @@ class _Images:
                 continue
             yield Captured(index, index / self.fps, image, time.monotonic())
 
+    def stop(self):
+        pass  # nothing to interrupt: the reader stops between frames, and one read is short
+
     def close(self):
         pass
 
@@ -113,6 +124,7 @@ class _Live:
         self._latest = Captured(0, 0.0, first, self._t0)
         self._taken = -1
         self._done = False
+        self._stopping = False  # a plain attribute: stop() may run in a signal handler
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._grab, name="grabber", daemon=True)
@@ -120,36 +132,46 @@ class _Live:
 
     def _grab(self):
         index = 0
-        while not self._stop.is_set():
-            ok, image = self.cap.read()
-            now = time.monotonic()
-            if not ok:
-                break
-            index += 1
+        try:
+            while not self._stop.is_set():
+                ok, image = self.cap.read()
+                now = time.monotonic()
+                if not ok:
+                    break
+                index += 1
+                with self._cond:
+                    if self._taken < self._latest.index:  # the previous frame was never taken
+                        self.dropped += 1
+                    self._latest = Captured(index, now - self._t0, image, now)
+                    self._cond.notify_all()
+        finally:
             with self._cond:
-                if self._taken < self._latest.index:  # the previous frame was never taken
-                    self.dropped += 1
-                self._latest = Captured(index, now - self._t0, image, now)
+                self._done = True
                 self._cond.notify_all()
-        with self._cond:
-            self._done = True
-            self._cond.notify_all()
+            # released here, not in close(): releasing while a read is blocked inside the
+            # capture (a stalled stream) is unsafe, so the thread that reads releases
+            self.cap.release()
 
     def frames(self):
-        while True:
+        while not self._stopping:
             with self._cond:
-                while self._latest.index == self._taken and not self._done:
-                    self._cond.wait(0.5)
-                if self._latest.index == self._taken:
-                    return  # end of stream and the last frame already taken
+                while self._latest.index == self._taken and not self._done and not self._stopping:
+                    self._cond.wait(POLL_S)
+                if self._stopping or self._latest.index == self._taken:
+                    return  # stopped, or end of stream and the last frame already taken
                 frame = self._latest
                 self._taken = frame.index
             yield frame
 
+    def stop(self):
+        self._stopping = True
+
     def close(self):
+        """Stop the grabber; a read blocked on a stalled stream is not waited for (FFmpeg
+        gives up on it by itself, then the grabber releases the capture)."""
+        self._stopping = True
         self._stop.set()
-        self._thread.join(timeout=2.0)
-        self.cap.release()
+        self._thread.join(timeout=CLOSE_WAIT_S)
 
 
 def open_source(spec, mode="auto"):

@@ -1,4 +1,5 @@
-"""Test helper: serve real clip frames as an HTTP MJPEG stream on 127.0.0.1 at a fixed rate."""
+"""Test helper: serve real clip frames as an HTTP MJPEG stream on 127.0.0.1 at a fixed rate;
+stall=True keeps the connection open without sending anything after the last frame."""
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,10 +25,12 @@ def clip_jpegs(count, width=640, start=0):
 
 
 class MjpegServer:
-    """`with MjpegServer(jpegs, fps) as url:` streams the jpegs once, then closes."""
+    """`with MjpegServer(jpegs, fps) as url:` streams the jpegs once, then closes (stall=True:
+    then keeps the connection open, silent, until the block ends)."""
 
-    def __init__(self, jpegs, fps):
-        self.jpegs, self.fps = jpegs, fps
+    def __init__(self, jpegs, fps, stall=False):
+        self.jpegs, self.fps, self.stall = jpegs, fps, stall
+        self.closing = threading.Event()
         self.sent_at = []  # time.monotonic() of each frame sent
         server = self
 
@@ -47,6 +50,8 @@ class MjpegServer:
                                          + f"Content-Length: {len(jpg)}\r\n\r\n".encode() + jpg + b"\r\n")
                         self.wfile.flush()
                         server.sent_at.append(time.monotonic())
+                    if server.stall:
+                        server.closing.wait()
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 
@@ -58,5 +63,6 @@ class MjpegServer:
         return f"http://127.0.0.1:{self.httpd.server_address[1]}/stream.mjpg"
 
     def __exit__(self, *exc):
+        self.closing.set()
         self.httpd.shutdown()
         self.httpd.server_close()
