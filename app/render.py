@@ -30,6 +30,9 @@ def draw_sigma_legend(image_bgr, origin_px=(12, 40), size_px=(16, 150)):
     """The colour scale with its numbers: top = uncertain (red), bottom = confident (green)."""
     x, y = origin_px
     w, h = size_px
+    h = min(h, image_bgr.shape[0] - y - 10)  # small renders (--render-height 64) get a shorter bar
+    if h < 2:
+        return image_bgr
     sig = np.linspace(SIGMA_RED_M, SIGMA_GREEN_M, h)
     colours = rgb_to_bgr255(sigma_to_rgb(sig))
     image_bgr[y:y + h, x:x + w] = colours[:, None, :]

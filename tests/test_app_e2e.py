@@ -160,15 +160,18 @@ def test_sigterm_stops_cleanly_and_finalises(weights, tmp_path):
 
 
 def test_live_mjpeg_stream_drops_frames_and_bounds_latency(weights, tmp_path):
-    jpegs = clip_jpegs(90)
-    with MjpegServer(jpegs, fps=60) as url:  # a source faster than the pipeline can go
+    # a source faster than the pipeline can go, long enough (3 s) to outlast model loading
+    # on a busy machine
+    jpegs = clip_jpegs(120)
+    with MjpegServer(jpegs, fps=40) as url:
         result = run_demo(weights, "--source", url, "--export", str(tmp_path), "--refine", "none")
     assert result.returncode == 0, result.stderr[-2000:]
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["live"] and summary["dropped"] > 0
-    assert summary["frames"] + summary["dropped"] >= 80 and summary["frames"] < 90
-    # latency is about one frame's processing, not a growing queue
-    assert summary["latency_ms"]["max"] < 1000
+    assert summary["frames"] + summary["dropped"] >= 110 and summary["frames"] < 120
+    # latency is a few frames' processing, not a queue growing over the 3 s stream (the
+    # max also holds the detector's first, warm-up call)
+    assert summary["latency_ms"]["mean"] < 1000 and summary["latency_ms"]["max"] < 1500
     frames = [r["frame"] for r in jsonl(tmp_path / "poses.jsonl")]
     assert frames == sorted(set(frames)) and frames[-1] - frames[0] >= len(frames)  # gaps = drops
 
