@@ -1,5 +1,7 @@
 """app.outputs.Outputs on real exports and a real offscreen 3D view: every frame in the
 video whatever its size, files listed only when written, exports finalised first."""
+import json
+
 import cv2
 import numpy as np
 import pytest
@@ -7,6 +9,8 @@ import pytest
 from app.frame import Frame, PersonPose
 from app.outputs import VIDEO, Outputs
 from app.render import letterbox
+from lifter.model import GUMLP, save_lifter
+from tests.test_app_e2e import MEDIA, run_demo
 
 RNG = np.random.default_rng(0)
 
@@ -40,6 +44,22 @@ def test_video_keeps_every_frame_when_sizes_differ(tmp_path):
     assert errors == [] and files == ["poses.npz", "poses.csv", "skeleton.bvh", VIDEO]
     count, shape = video_frames(tmp_path / VIDEO)
     assert count == 6 and shape[0] == 120
+
+
+def test_image_folder_of_two_sizes_renders_every_frame(tmp_path):
+    """End to end (run_demo.py, MediaPipe): 640x480 and 960x540 images alternate."""
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for i in range(6):
+        image = cv2.imread(str(MEDIA / f"basketball{i % 2 + 1}.png"))
+        cv2.imwrite(str(folder / f"{i}.png"), image if i < 3 else cv2.resize(image, (960, 540)))
+    save_lifter(GUMLP(width=64, blocks=1), tmp_path / "w.pt")
+    result = run_demo(tmp_path / "w.pt", "--source", str(folder), "--export", str(tmp_path / "out"),
+                      "--render-video", "--refine", "none")
+    assert result.returncode == 0, result.stderr[-2000:]
+    count, _ = video_frames(tmp_path / "out" / VIDEO)
+    assert count == 6
+    assert VIDEO in json.loads((tmp_path / "out" / "summary.json").read_text())["exports"]
 
 
 def test_video_listed_only_when_written(tmp_path):
