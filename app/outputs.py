@@ -29,14 +29,17 @@ class Outputs:
             self.view3d = SkeletonViewer(side, render_height_px, visible=(viewer == "open3d"))
 
     def handle(self, frame, hud_lines):
-        """Record and show one finished frame; returns False when the user asked to quit."""
-        keep_going = True
+        """Show, render and record one finished frame; returns False when the user asked to
+        quit. The pose is recorded last, so a frame counts in the exports exactly when
+        every output took it."""
+        keep_going = self._show(frame, hud_lines) if self.view3d is not None else True
         if self.recorder:
             start = clock()
             self.recorder.write(frame)
             frame.record("export", start)
-        if self.view3d is None:
-            return keep_going
+        return keep_going
+
+    def _show(self, frame, hud_lines):
         start = clock()
         keep_going = self.view3d.update(frame.people)
         overlay = annotate(frame, hud_lines, self.render_height)
@@ -46,11 +49,12 @@ class Outputs:
             picture = overlay
         if self.video_path:
             if self._video is None:
-                self._video_size = (picture.shape[1], picture.shape[0])
-                self._video = cv2.VideoWriter(str(self.video_path), cv2.VideoWriter_fourcc(*"mp4v"),
-                                              self.fps, self._video_size)
-                if not self._video.isOpened():
+                size = (picture.shape[1], picture.shape[0])
+                video = cv2.VideoWriter(str(self.video_path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, size)
+                if not video.isOpened():
+                    video.release()
                     raise ValueError(f"video {self.video_path}: OpenCV cannot write mp4v here")
+                self._video, self._video_size = video, size
             # the writer silently skips a frame of another size
             self._video.write(letterbox(picture, self._video_size))
         if self.viewer_mode != "none":

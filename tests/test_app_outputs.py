@@ -91,3 +91,19 @@ def test_letterbox_fits_and_centres(size, box):
     ys, xs = np.nonzero(out[:, :, 0] > 128)
     assert (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1) == box
     assert letterbox(image, (80, 40)) is image
+
+
+def test_failing_output_is_reported_and_exports_still_finalised(tmp_path):
+    """End to end: the video cannot be written (a folder is in its way): exit 2, the error
+    on one line, the run's summary line, npz/csv written, overlay.mp4 not listed."""
+    (tmp_path / "out" / VIDEO).mkdir(parents=True)
+    save_lifter(GUMLP(width=64, blocks=1), tmp_path / "w.pt")
+    result = run_demo(tmp_path / "w.pt", "--source", str(MEDIA / "basketball1.png"), "--export",
+                      str(tmp_path / "out"), "--render-video", "--refine", "none")
+    assert result.returncode == 2
+    errors = [s for s in result.stderr.splitlines() if s.startswith("error:")]
+    assert errors == [f"error: outputs: ValueError: video {tmp_path / 'out' / VIDEO}: OpenCV cannot write mp4v here"]
+    assert "Traceback" not in result.stderr and "stopped by" in result.stdout
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["exports"] == ["poses.npz", "poses.csv"] and summary["errors"][0]["stage"] == "outputs"
+    assert np.load(tmp_path / "out" / "poses.npz")["frame"].shape == (0,)
