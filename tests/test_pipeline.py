@@ -284,7 +284,7 @@ def test_live_drops_stale_frames_before_detection(tmp_path, slow):
     summary = result["summary"]
     assert summary["frames"] >= 10 and summary["dropped"] > 5 * summary["frames"]
     assert detector.calls == summary["frames"]  # no detection was thrown away
-    assert summary["latency_ms"]["max"] < (LIVE_IN_FLIGHT + 1) * delay_s * 1e3 + 150
+    assert summary["latency_ms"]["max"] < (LIVE_IN_FLIGHT + 1) * delay_s * 1e3 + 400  # + scheduling on a busy box
     frames = exported_frames(tmp_path)
     assert frames == sorted(set(frames)) and frames[-1] - frames[0] > len(frames)
     if slow == "detect":
