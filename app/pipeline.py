@@ -64,16 +64,18 @@ class StageTimes:
 
 class Pipeline:
     def __init__(self, source, detector, model, intrinsics_for, refine, outputs, live,
-                 max_frames=None, det_width=0, device="cpu", progress=True):
+                 max_frames=None, det_width=0, device="cpu", progress=True, smoother=None):
         """source: app.sources object; detector: frame -> list[detectors.Person];
         model: loaded GUMLP; intrinsics_for(width, height) -> lifter.camera.Intrinsics;
         refine: lifter.uao.RefineOptions; outputs: app.outputs.Outputs;
         det_width: detect on a copy resized to this width (0 = full size), keypoints are
-        scaled back to original pixels."""
+        scaled back to original pixels; smoother: app.smoothing.FrameSmoother (None = each
+        frame on its own)."""
         self.source, self.detector, self.model = source, detector, model
         self.intrinsics_for, self.refine, self.outputs = intrinsics_for, refine, outputs
         self.live, self.max_frames, self.det_width, self.device = live, max_frames, det_width, device
         self.progress = progress
+        self.smoother = smoother
         self.times = StageTimes()
         self._stop = threading.Event()   # graceful: stop reading, drain what is in flight
         self._abort = threading.Event()  # a stage failed: everyone gives up
@@ -180,8 +182,13 @@ class Pipeline:
                 frame.refine = {"mode": self.refine.mode, "iters": int(result.iters)}
             else:
                 frame.refine = {"mode": self.refine.mode, "iters": 0}
+            # h7 hook: per-track temporal smoothing; offline it holds frames back for look-ahead
+            ready = self.smoother.push(frame) if self.smoother else [frame]
             frame.record("lift", start)
-            self._put(self.q_out, frame)
+            for done in ready:
+                self._put(self.q_out, done)
+        for done in self.smoother.flush() if self.smoother else []:
+            self._put(self.q_out, done)
         self._put(self.q_out, END)
 
     # --- main thread ----------------------------------------------------------------

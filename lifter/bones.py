@@ -80,7 +80,8 @@ def project_bone_lengths(joints_m, reference_m, variance, iters=8):
     variances (17,) (the less certain end moves more; the pelvis stays put). Unlike
     forward kinematics this does not pass a parent's error on to its whole chain."""
     X = np.array(joints_m, np.float64)
-    var = np.where(np.isfinite(variance), variance, np.nanmax(variance))
+    finite = np.isfinite(variance)
+    var = np.where(finite, variance, np.max(variance[finite]) if finite.any() else 1.0)
     var[0] = 0.0
     for _ in range(iters):
         for b, (p, c) in enumerate(BONES):
