@@ -250,6 +250,7 @@ def run(args):
         source.close()
     if args.export:
         summary["exports"] = (exported or {}).get("files", []) + (["overlay.mp4"] if args.render_video else [])
+        summary["tracks"] = (exported or {}).get("tracks", [])
         (Path(args.export) / "summary.json").write_text(json.dumps(summary, indent=1))
     return summary
 

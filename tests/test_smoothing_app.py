@@ -1,12 +1,19 @@
 """app.smoothing.FrameSmoother: the pipeline's per-track smoothing (causal at once,
 offline held back for look-ahead), tracks kept apart, frame order kept."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from app.frame import Frame, PersonPose
 from app.smoothing import FrameSmoother
+from lifter.model import GUMLP, save_lifter
 from lifter.temporal import smooth_track
-from tests.test_temporal import pose
+from tests.mjpeg_server import CLIP
+from tests.test_temporal import acc_mm, pose
 
 FPS = 30.0
 
@@ -83,3 +90,27 @@ def test_people_without_track_id_use_their_slot():
         s.push(f)
     assert sorted(s.tracks) == [0, 1]
     assert abs(frames[-1].people[1].root_m[2] - 6.0) < 0.1
+
+
+def test_the_demo_smooths_what_it_exports(tmp_path):
+    """run_demo.py on 12 frames of the clip (a tiny untrained lifter: jitter is what is
+    measured, not accuracy): --smooth off vs the file default (offline)."""
+    weights = tmp_path / "w.pt"
+    save_lifter(GUMLP(width=64, blocks=1), weights)
+    repo = Path(__file__).resolve().parents[1]
+    out = {}
+    for mode in ("off", None):
+        d = tmp_path / str(mode)
+        cmd = [sys.executable, "run_demo.py", "--weights", str(weights), "--viewer", "none", "--no-progress",
+               "--source", str(CLIP), "--max-frames", "12", "--refine", "none", "--export", str(d)]
+        done = subprocess.run(cmd + (["--smooth", mode] if mode else []), cwd=repo, capture_output=True,
+                              text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+        out[mode] = (json.loads((d / "meta.json").read_text()), np.load(d / "poses.npz"),
+                     json.loads((d / "summary.json").read_text()))
+    assert out["off"][0]["smooth"] == "off" and out[None][0]["smooth"] == "offline"
+    for meta, z, summary in out.values():
+        assert z["frame"].tolist() == list(range(12))           # every frame, in order, after the flush
+        assert summary["tracks"] == z["track_ids"].tolist() and f"skeleton_{z['track_ids'][0]}.bvh" in summary["exports"]
+    raw, smooth = out["off"][1]["joints_3d_m"][:, 0], out[None][1]["joints_3d_m"][:, 0]
+    assert acc_mm(smooth) < 0.5 * acc_mm(raw)
