@@ -40,10 +40,11 @@ class FrameSmoother:
             track = i if p.track_id is None else p.track_id
             if track not in self.tracks:
                 self.tracks[track] = TrackSmoother(self.fps, self.options)
-            joints, root = self.tracks[track].update(p.joints_m, p.root_m, p.sigma_m, p.scores, frame.time_s)
+            causal = self.tracks[track].update(p.joints_m, p.root_m, p.sigma_m, p.scores, frame.time_s,
+                                               estimate=self.mode == "causal")
             self.last_seen[track] = self.pushed
-            if self.mode == "causal":
-                _assign(p, joints, root)
+            if causal is not None:
+                _assign(p, *causal)
         self._forget_gone_tracks()
         if self.mode == "causal":
             return [frame]

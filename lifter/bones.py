@@ -74,25 +74,30 @@ def size_scale(lengths_m, weights, reference_m):
     return np.where(den > 0, num / np.maximum(den, 1e-12), 1.0)
 
 
-def project_bone_lengths(joints_m, reference_m, variance, iters=8):
-    """(17, 3) root-relative joints -> joints whose bones approach the reference lengths
-    (16,), each bone's length error shared between its two ends in proportion to their
-    variances (17,) (the less certain end moves more; the pelvis stays put). Unlike
-    forward kinematics this does not pass a parent's error on to its whole chain."""
+def project_bone_lengths(joints_m, reference_m, variance, iters=12):
+    """(..., 17, 3) root-relative joints -> joints whose bones approach the reference
+    lengths (16,), each bone's length error shared between its two ends in proportion to
+    their variances (..., 17) (the less certain end moves more; the pelvis stays put).
+    Unlike forward kinematics this does not pass a parent's error on to its whole chain.
+    Jacobi iterations: all bones at once, each joint moved by the mean of its bones'
+    corrections. Bones with a NaN reference keep their length."""
     X = np.array(joints_m, np.float64)
-    finite = np.isfinite(variance)
-    var = np.where(finite, variance, np.max(variance[finite]) if finite.any() else 1.0)
-    var[0] = 0.0
+    var = np.array(np.broadcast_to(variance, X.shape[:-1]), np.float64)
+    finite = np.isfinite(var)
+    var = np.where(finite, var, np.max(var[finite]) if finite.any() else 1.0)
+    var[..., 0] = 0.0
+    known = np.isfinite(reference_m)
+    parent, child, ref = _PARENT[known], _CHILD[known], reference_m[known]
+    total = var[..., parent] + var[..., child]
+    share_p = np.where(total > 0, var[..., parent] / np.maximum(total, 1e-30), 0.0)[..., None]
+    share_c = np.where(total > 0, var[..., child] / np.maximum(total, 1e-30), 0.0)[..., None]
+    to_parent = np.eye(X.shape[-2])[:, parent]        # (17, bones): bone -> its parent joint
+    to_child = np.eye(X.shape[-2])[:, child]
+    degree = np.maximum(to_parent.sum(1) + to_child.sum(1), 1.0)[:, None]
+    to_parent, to_child = to_parent / degree, to_child / degree
+    ref = ref[:, None]
     for _ in range(iters):
-        for b, (p, c) in enumerate(BONES):
-            if not np.isfinite(reference_m[b]):
-                continue
-            d = X[c] - X[p]
-            n = np.linalg.norm(d)
-            total = var[p] + var[c]
-            if n < 1e-9 or total <= 0:
-                continue
-            fix = (n - reference_m[b]) * d / n
-            X[p] += fix * var[p] / total
-            X[c] -= fix * var[c] / total
+        d = X[..., child, :] - X[..., parent, :]
+        fix = d * (1.0 - ref / np.maximum(np.sqrt((d * d).sum(-1, keepdims=True)), 1e-9))
+        X += to_parent @ (fix * share_p) - to_child @ (fix * share_c)
     return X

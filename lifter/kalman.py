@@ -21,15 +21,22 @@ def _transition(dt):
     return np.array([[1.0, dt], [0.0, 1.0]])
 
 
+def _inverse2(M):
+    """(N, 2, 2) -> inverses, in closed form (np.linalg.inv costs more than the filter)."""
+    det = M[:, 0, 0] * M[:, 1, 1] - M[:, 0, 1] * M[:, 1, 0]
+    adj = np.stack([np.stack([M[:, 1, 1], -M[:, 0, 1]], -1), np.stack([-M[:, 1, 0], M[:, 0, 0]], -1)], -2)
+    return adj / np.where(np.abs(det) > 1e-30, det, 1e-30)[:, None, None]
+
+
 @dataclass
 class Step:
-    """One stored filter step: prior (after predict) and posterior (after update)."""
-    dt: float
+    """One stored filter step: prior (after predict) and posterior (after update), and the
+    RTS gain carrying the next step's correction back to this one."""
     x_prior: np.ndarray   # (N, 2)
-    P_prior: np.ndarray   # (N, 2, 2)
     x_post: np.ndarray    # (N, 2)
     P_post: np.ndarray    # (N, 2, 2)
     fresh: np.ndarray     # (N,) bool: channel (re)started here, no link to the past
+    gain_back: np.ndarray | None = None   # (N, 2, 2), set when the next step arrives
 
 
 class ConstantVelocityBank:
@@ -73,7 +80,10 @@ class ConstantVelocityBank:
         self.unseen_s[seen] = 0.0
         self.x, self.P = x, P
         if self.history:
-            self.steps.append(Step(dt, x_prior, P_prior, x, P, fresh))
+            if self.steps:  # RTS gain of the previous step: P_post F^T P_prior^-1
+                last = self.steps[-1]
+                last.gain_back = last.P_post @ F.T @ _inverse2(P_prior + 1e-12 * np.eye(2))
+            self.steps.append(Step(x_prior, x, P, fresh))
             del self.steps[:-self.history]
         return x[:, 0]
 
@@ -86,9 +96,7 @@ class ConstantVelocityBank:
         out = [xs[:, 0]]
         for k in range(len(self.steps) - 2, len(self.steps) - 1 - count, -1):
             cur, nxt = self.steps[k], self.steps[k + 1]
-            F = _transition(nxt.dt)
-            C = cur.P_post @ F.T @ np.linalg.inv(nxt.P_prior + 1e-12 * np.eye(2))   # (n, 2, 2)
-            step_back = cur.x_post + (C @ (xs - nxt.x_prior)[..., None])[..., 0]
+            step_back = cur.x_post + (cur.gain_back @ (xs - nxt.x_prior)[..., None])[..., 0]
             linked = ~nxt.fresh & np.isfinite(xs[:, 0]) & np.isfinite(cur.x_post[:, 0])
             xs = np.where(linked[:, None], step_back, cur.x_post)
             out.append(xs[:, 0])

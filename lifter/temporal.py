@@ -30,6 +30,7 @@ from .kalman import ConstantVelocityBank, OneEuroBank
 from .skeleton import NUM_JOINTS
 
 MODES = ("off", "causal", "offline")
+REFERENCE_REFRESH = 10  # frames between updates of a running bone-length median (it moves slowly)
 FILTERS = ("kalman", "one-euro")
 
 
@@ -80,6 +81,7 @@ class TrackSmoother:
         self.fixed_reference = reference_m
         self.lengths = deque(maxlen=self.o.bone_window)
         self.weights = deque(maxlen=self.o.bone_window)
+        self._reference = None   # running estimate, refreshed every REFERENCE_REFRESH frames
         self.times = deque(maxlen=self.o.history)
         self.last_time = None
 
@@ -89,7 +91,10 @@ class TrackSmoother:
             return self.fixed_reference
         if not self.lengths:
             return np.full(16, np.nan)
-        return robust_bone_lengths_m(np.array(self.lengths), np.array(self.weights))
+        n = len(self.lengths)
+        if self._reference is None or n < REFERENCE_REFRESH or n % REFERENCE_REFRESH == 0:
+            self._reference = robust_bone_lengths_m(np.array(self.lengths), np.array(self.weights))
+        return self._reference
 
     def _noise_std(self, sigma_m, scores, root_m):
         o = self.o
@@ -99,10 +104,11 @@ class TrackSmoother:
         root = np.array([o.root_xy_m, o.root_xy_m, o.root_depth_frac * abs(root_m[2])])
         return np.r_[np.repeat(joint, 3), root]
 
-    def update(self, joints_m, root_m, sigma_m, scores=None, time_s=None):
+    def update(self, joints_m, root_m, sigma_m, scores=None, time_s=None, estimate=True):
         """One frame: joints_m (17, 3) root-relative, root_m (3,) or None, sigma_m (17,),
         scores (17,) or None, time_s (None = one frame after the last at fps).
-        Returns the causal estimate (joints_m (17, 3), root_m (3,))."""
+        Returns the causal estimate (joints_m (17, 3), root_m (3,)), or None with
+        estimate=False (a caller that only wants `smoothed` later saves the bone fit)."""
         joints = np.asarray(joints_m, np.float64).reshape(NUM_JOINTS, 3)
         root = np.full(3, np.nan) if root_m is None else np.asarray(root_m, np.float64).reshape(3)
         sigma = np.asarray(sigma_m, np.float64).reshape(NUM_JOINTS)
@@ -127,6 +133,8 @@ class TrackSmoother:
         else:
             out = self.bank.step(z, noise, dt)
         self.times.append(time_s)
+        if not estimate:
+            return None
         if isinstance(self.bank, ConstantVelocityBank):
             variance = self.bank.P[:-3:3, 0, 0]   # the filter's own doubt about each joint
         else:
@@ -134,10 +142,11 @@ class TrackSmoother:
         return self._finish(out, reference, variance)
 
     def _finish(self, state, reference, variance):
-        joints = state[:-3].reshape(NUM_JOINTS, 3)
+        """Filter state(s) (..., 54) -> (joints_m (..., 17, 3), root_m (..., 3))."""
+        joints = state[..., :-3].reshape(state.shape[:-1] + (NUM_JOINTS, 3))
         if self.o.hold_bones:
             joints = project_bone_lengths(joints, reference, variance)
-        return joints, state[-3:].copy()
+        return joints, state[..., -3:].copy()
 
     def smoothed(self, time_s):
         """RTS estimate of the frame updated at time_s (kept in the last `history`
@@ -184,12 +193,14 @@ def smooth_track(joints_m, sigma_m, root_m=None, scores=None, mode="causal", fps
     smoother = TrackSmoother(fps, o, reference)
     out_j, out_r = np.empty_like(joints), np.empty_like(roots)
     for t in range(T):
-        out_j[t], out_r[t] = smoother.update(joints[t], roots[t], sigma_m[t],
-                                             None if scores is None else scores[t], times[t])
+        causal = smoother.update(joints[t], roots[t], sigma_m[t], None if scores is None else scores[t],
+                                 times[t], estimate=mode == "causal")
+        if causal is not None:
+            out_j[t], out_r[t] = causal
     if mode == "offline":
         state = smoother.bank.sweep(T)
-        for t in range(T):
-            out_j[t], out_r[t] = smoother._finish(state[t], reference, smoother.bank.steps[t].P_post[:-3:3, 0, 0])
+        variance = np.stack([step.P_post[:-3:3, 0, 0] for step in smoother.bank.steps])
+        out_j, out_r = smoother._finish(state, reference, variance)
     absent = ~np.isfinite(joints).any(axis=(1, 2))  # nobody there: no output, only the filter coasts
     out_j[absent], out_r[absent] = np.nan, np.nan
     return out_j, None if root_m is None else out_r
