@@ -13,7 +13,9 @@ its poses.npz (one slot per track). Figures, per track and pooled over tracks:
 * lag_frames (causal only): the shift k (sub-frame, parabolic) minimising the mean
   squared distance between causal[t] and offline[t - k], absolute joints (the root
   dominates); lag_rel_frames the same for the root-relative joints.
-Then, on the same raw lifter output, the two causal filters compared (Kalman vs
+Also the app's smoothing cost (app.smoothing.FrameSmoother fed the raw output, ms per
+person-frame, causal and offline). Then, on the same raw lifter output, the two causal
+filters compared (Kalman vs
 sigma-driven One-Euro): the same figures, plus a semi-synthetic accuracy check: the
 offline-smoothed trajectory taken as truth, Gaussian noise of the lifter's own sigma
 added, and the mean joint error of each filter's output against that truth.
@@ -25,6 +27,7 @@ import json
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -108,6 +111,25 @@ def compare_filters(z, fps):
     return out
 
 
+def smoother_cost_ms(z, fps):
+    """Mean wall ms per person-frame of app.smoothing.FrameSmoother on the raw output."""
+    from app.frame import Frame, PersonPose
+    from app.smoothing import FrameSmoother
+    out = {}
+    for mode in ("causal", "offline"):
+        frames = [Frame(int(z["frame"][f]), float(z["time_s"][f]), None, [
+            PersonPose(z["keypoints_2d_px"][f, s], z["scores"][f, s], None, z["joints_3d_m"][f, s],
+                       z["root_m"][f, s], z["sigma_m"][f, s], int(z["track_ids"][s]))
+            for s in range(z["track_ids"].shape[0]) if z["track_id"][f, s] >= 0]) for f in range(len(z["frame"]))]
+        smoother = FrameSmoother(mode, fps)
+        start = time.perf_counter()
+        for frame in frames:
+            smoother.push(frame)
+        smoother.flush()
+        out[mode] = round((time.perf_counter() - start) * 1e3 / max(sum(len(f.people) for f in frames), 1), 3)
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--frames", type=int, default=230, help="frames of the clip (it has 230)")
@@ -142,6 +164,7 @@ def main():
     off, default = result["overall"]["off"], result["overall"]["offline"]
     result["default_vs_off"] = {k: round(default[k] / off[k], 3) for k in ("accel_rel_mm", "accel_root_mm")}
     result["filters_causal"] = compare_filters(runs["off"], fps)
+    result["smoother_ms_per_person_frame"] = smoother_cost_ms(runs["off"], fps)
 
     print(f"\nclip {CLIP.name}, {args.frames} frames, tracks {ids}; accelerations in mm/frame^2")
     print(f"{'track':>8} {'smooth':>8} {'rel accel':>10} {'root accel':>11} {'lag abs/rel (fr)':>17}  "
@@ -154,6 +177,8 @@ def main():
                   f"{d[0]:.2f}/{d[1]:.2f}/{d[2]:.2f} ({d[3]:.2f}-{d[4]:.2f})")
     r = result["default_vs_off"]
     print(f"default (offline) vs off: root-relative {r['accel_rel_mm']:.3f}x, root {r['accel_root_mm']:.3f}x")
+    cost = result["smoother_ms_per_person_frame"]
+    print(f"app smoothing cost: causal {cost['causal']} ms, offline {cost['offline']} ms per person-frame")
     fc = result["filters_causal"]
     print(f"causal filters (semi-synthetic: raw error {fc['semi_synthetic_raw_error_mm']} mm)")
     for name in ("kalman", "one-euro"):

@@ -21,7 +21,7 @@ Causal mode (live) outputs step 2's filtered state at once. Offline mode looks a
 everything seen since (the app delays released frames by a fixed lag for this).
 """
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -82,6 +82,7 @@ class TrackSmoother:
         self.lengths = deque(maxlen=self.o.bone_window)
         self.weights = deque(maxlen=self.o.bone_window)
         self._reference = None   # running estimate, refreshed every REFERENCE_REFRESH frames
+        self._added = 0          # confident frames added so far
         self.times = deque(maxlen=self.o.history)
         self.last_time = None
 
@@ -91,8 +92,7 @@ class TrackSmoother:
             return self.fixed_reference
         if not self.lengths:
             return np.full(16, np.nan)
-        n = len(self.lengths)
-        if self._reference is None or n < REFERENCE_REFRESH or n % REFERENCE_REFRESH == 0:
+        if self._reference is None or self._added < REFERENCE_REFRESH or self._added % REFERENCE_REFRESH == 0:
             self._reference = robust_bone_lengths_m(np.array(self.lengths), np.array(self.weights))
         return self._reference
 
@@ -121,6 +121,7 @@ class TrackSmoother:
         if self.fixed_reference is None and (w > 0).any():
             self.lengths.append(lengths)
             self.weights.append(w)
+            self._added += 1
         reference = self.reference_m()
         if self.o.hold_size:
             m = self.o.max_scale_change
@@ -169,9 +170,9 @@ def smooth_track(joints_m, sigma_m, root_m=None, scores=None, mode="causal", fps
     scores (T, 17) or None; NaN frames / joints are missing. mode: off (copy) | causal
     (each frame sees only the past) | offline (fixed-interval RTS smoother, every frame
     sees the whole sequence; bone lengths from all confident frames). Missing joints
-    of a present frame come back filled by the filter; wholly missing frames stay NaN. time_s (T,)
-    capture times, None = uniform at fps. Returns (joints_m (T, 17, 3), root_m (T, 3) or
-    None if root_m was None)."""
+    of a present frame come back filled by the filter; wholly missing frames stay NaN.
+    time_s (T,) capture times, None = uniform at fps. Returns (joints_m (T, 17, 3),
+    root_m (T, 3) or None if root_m was None)."""
     if mode not in MODES:
         raise ValueError(f"smoothing mode {mode!r}: expected one of {', '.join(MODES)}")
     joints = np.asarray(joints_m, np.float64)
@@ -183,7 +184,7 @@ def smooth_track(joints_m, sigma_m, root_m=None, scores=None, mode="causal", fps
     times = np.arange(T) / fps if time_s is None else np.asarray(time_s, np.float64)
     if mode == "off" or T == 0:
         return joints.copy(), None if root_m is None else roots.copy()
-    o = SmoothOptions(**{**(options or SmoothOptions()).__dict__, "history": max(T, 1)})
+    o = replace(options or SmoothOptions(), history=T)  # the RTS sweep spans the whole sequence
     reference = None
     if mode == "offline":
         if o.filter != "kalman":
