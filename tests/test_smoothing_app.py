@@ -109,8 +109,9 @@ def test_the_demo_smooths_what_it_exports(tmp_path):
         out[mode] = (json.loads((d / "meta.json").read_text()), np.load(d / "poses.npz"),
                      json.loads((d / "summary.json").read_text()))
     assert out["off"][0]["smooth"] == "off" and out[None][0]["smooth"] == "offline"
-    for meta, z, summary in out.values():
+    for _, z, summary in out.values():
         assert z["frame"].tolist() == list(range(12))           # every frame, in order, after the flush
-        assert summary["tracks"] == z["track_ids"].tolist() and f"skeleton_{z['track_ids'][0]}.bvh" in summary["exports"]
+        assert summary["tracks"] == z["track_ids"].tolist()
+        assert f"skeleton_{z['track_ids'][0]}.bvh" in summary["exports"]
     raw, smooth = out["off"][1]["joints_3d_m"][:, 0], out[None][1]["joints_3d_m"][:, 0]
     assert acc_mm(smooth) < 0.5 * acc_mm(raw)

@@ -149,6 +149,24 @@ def test_streaming_matches_array_api_and_looks_ahead():
         s.smoothed(99.0)
 
 
+def test_dropped_frames_use_the_recorded_times():
+    """A live run keeps frames at irregular times; the motion model must step by the real
+    dt, or a moving person is under- and over-shot at every gap."""
+    rng = np.random.default_rng(9)
+    T = 90
+    times = np.cumsum(rng.integers(1, 5, T)) / FPS                # 1-4 camera frames apart
+    truth_root = np.array([0.0, 0.0, 4.0]) + times[:, None] * [0.8, 0.0, 0.0]   # walking sideways
+    root = truth_root + rng.normal(size=(T, 3)) * 0.01
+    sigma = np.full((T, 17), 0.02)
+    z = noisy(np.broadcast_to(pose(), (T, 17, 3)), sigma, rng)
+    motion_only = SmoothOptions(hold_size=False)  # the root here does not follow the joints' size
+    _, r = smooth_track(z, sigma, root, None, "causal", FPS, time_s=times, options=motion_only)
+    _, uniform = smooth_track(z, sigma, root, None, "causal", FPS, options=motion_only)
+    err = np.abs(r[30:] - truth_root[30:]).mean(axis=0)
+    assert np.linalg.norm(err) < 0.015
+    assert err[0] < 0.5 * np.abs(uniform[30:, 0] - truth_root[30:, 0]).mean()   # along the walk
+
+
 def test_bad_arguments_are_one_line_errors():
     z, sigma = np.zeros((3, 17, 3)), np.zeros((3, 17))
     with pytest.raises(ValueError, match="smoothing mode"):
