@@ -1,5 +1,7 @@
 """BVH export of one person's 3D joints: Y-up, METRES (Blender's unit, so the armature
-imports at real size with the default scale 1.0), frame time from the source fps.
+imports at real size with the default scale 1.0), at a fixed frame rate: recorded
+frames (live runs drop some) are first resampled onto a uniform clock from their
+capture times (resample_uniform), so playback runs at the speed of the source.
 
 Hierarchy: the lifter's 17 joints (lifter.skeleton), pelvis as ROOT with 6 channels,
 every other node 3 rotation channels (Zrotation Xrotation Yrotation, i.e. R = Rz Rx Ry),
@@ -93,6 +95,36 @@ def fill_gaps(joints_m):
     idx = np.maximum.accumulate(idx)
     idx[idx < 0] = np.argmax(ok)
     return joints_m[idx]
+
+
+def resample_uniform(joints_m, time_s, rate_hz, max_gap_s):
+    """(F, 17, 3) joints captured at time_s (F,) (NaN frames = not seen) -> (K, 17, 3) on
+    the uniform clock t0 + k / rate_hz spanning the first to the last seen frame. Between
+    two seen frames at most max_gap_s apart the joints are interpolated (bone directions
+    linearly, then each bone set to its interpolated length, so limbs do not shrink
+    mid-swing); across a longer gap the earlier pose is held until the later one is due."""
+    if not rate_hz > 0:
+        raise ValueError(f"BVH export: frame rate {rate_hz} is not positive")
+    seen = np.isfinite(joints_m).all(axis=(1, 2)) & np.isfinite(time_s)
+    if not seen.any():
+        raise ValueError("BVH export: no frame has a complete 3D skeleton")
+    order = np.argsort(time_s[seen], kind="stable")
+    t, X = np.asarray(time_s, np.float64)[seen][order], np.asarray(joints_m, np.float64)[seen][order]
+    grid = t[0] + np.arange(int(np.floor((t[-1] - t[0]) * rate_hz + 0.5)) + 1) / rate_hz
+    lo = np.clip(np.searchsorted(t, grid, side="right") - 1, 0, len(t) - 1)
+    hi = np.minimum(lo + 1, len(t) - 1)
+    span = t[hi] - t[lo]
+    w = np.clip((grid - t[lo]) / np.where(span > 0, span, 1.0), 0.0, 1.0)
+    hold = span > max_gap_s  # long gap: no invented motion, the later pose when it is due
+    w = np.where(hold, (grid >= t[hi] - 0.5 / rate_hz).astype(np.float64), w)[:, None, None]
+    blend = X[lo] + w * (X[hi] - X[lo])
+    out = blend.copy()
+    for c, p in enumerate(PARENTS):  # parents come before children
+        if p >= 0:
+            length = (1 - w[:, 0]) * np.linalg.norm(X[lo, c] - X[lo, p], axis=-1, keepdims=True) \
+                + w[:, 0] * np.linalg.norm(X[hi, c] - X[hi, p], axis=-1, keepdims=True)
+            out[:, c] = out[:, p] + _unit(blend[:, c] - blend[:, p]) * length
+    return out
 
 
 def solve_motion(joints_cam_m):

@@ -58,6 +58,11 @@ def build_parser():
       help="stop refining after this long per frame, 0 = no limit (default: %(default)s)")
     a("--score-threshold", type=float, default=0.3,
       help="2D joints scored below this do not pull the refinement (default: %(default)s)")
+    a("--smooth", choices=("off", "causal", "offline"), default=None,
+      help="per-track temporal filter of the 3D output, with each joint's sigma as its noise and the "
+           "track's bone lengths held: causal (no look-ahead, for live), offline (held back "
+           "30 frames for look-ahead), off (each frame on its own) (default: causal for live "
+           "sources, offline for files)")
     a("--calib", metavar="FILE", help="OpenCV calibration (YAML/XML/JSON with camera_matrix, "
                                       "distortion_coefficients); overrides --fov-deg")
     a("--fov-deg", type=float, default=DEFAULT_HFOV_DEG,
@@ -65,10 +70,10 @@ def build_parser():
     a("--viewer", choices=("open3d", "opencv", "none"), default="open3d",
       help="open3d: 3D window + overlay window; opencv: one window, overlay and 3D side by side; "
            "none: headless. Without a display the app runs headless (default: %(default)s)")
-    a("--export", metavar="DIR", help="write poses.jsonl, meta.json, poses.npz, poses.csv, skeleton.bvh, "
+    a("--export", metavar="DIR", help="write poses.jsonl, meta.json, poses.npz, poses.csv, skeleton_<track>.bvh, "
                                       "summary.json (and overlay.mp4) here")
     a("--bvh-lengths", choices=("median", "per-frame"), default="median",
-      help="skeleton.bvh bone lengths: median (standard rotation-only BVH, bones at their median "
+      help="skeleton_<track>.bvh bone lengths: median (standard rotation-only BVH, bones at their median "
            "length) or per-frame (position channels on every joint, reproduces the 3D joints "
            "exactly) (default: %(default)s)")
     a("--render-video", action="store_true", default=False,
@@ -174,6 +179,7 @@ def run(args, signals=None):
     from .exports import prepare_export_dir
     from .outputs import Outputs
     from .pipeline import Pipeline
+    from .smoothing import FrameSmoother
     from .sources import open_source, warn
 
     if args.viewer != "none" and not has_display():
@@ -194,6 +200,7 @@ def run(args, signals=None):
     source = open_source(args.source, args.mode)
     try:
         live = source.live
+        smooth = args.smooth or ("causal" if live else "offline")
         # separate stills are detected afresh each; video frames are tracked
         detector = make_detector(args.detector, config=args.det_config, checkpoint=args.det_checkpoint,
                                  device=args.device, static_image=source.stills)
@@ -211,6 +218,7 @@ def run(args, signals=None):
             "refine": {"mode": refine.mode, "iters": refine.iters, "max_ms": refine.max_ms,
                        "solver": refine.solver_used},
             "bvh_bone_lengths": args.bvh_lengths,
+            "smooth": smooth,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
         try:
@@ -224,11 +232,13 @@ def run(args, signals=None):
         raise
     # from here the pipeline closes outputs, detector and source
     pipeline = Pipeline(source, detector, model, intrinsics_for, refine, outputs, live,
-                        args.max_frames, args.det_width, args.device, args.progress)
+                        args.max_frames, args.det_width, args.device, args.progress,
+                        smoother=FrameSmoother(smooth, source.fps))
     if signals is not None:
         signals.attach(pipeline)
     summary = pipeline.run()
     if args.export:
+        summary["tracks"] = outputs.finalised.get("tracks", [])
         (Path(args.export) / "summary.json").write_text(json.dumps(summary, indent=1))
     for _, error in pipeline.errors:
         if not isinstance(error, ValueError):  # a bug: its traceback is what fixes it

@@ -3,8 +3,13 @@
 poses.jsonl gets one line per finished frame, flushed at once, so a crash or a kill
 keeps every frame written so far; meta.json beside it holds what does not change
 (joint names, parents, fps, image size, intrinsics, versions). `finalise(dir)` builds
-poses.npz, poses.csv and skeleton.bvh from those two files alone, which is how an
-interrupted run is finished afterwards (python -m app.finalise DIR).
+poses.npz, poses.csv and one skeleton_<track id>.bvh per track from those two files
+alone, which is how an interrupted run is finished afterwards (python -m app.finalise DIR).
+
+Every person carries a track_id (a person without one, as from before tracking, gets
+its slot in the frame). poses.npz has one slot per track, in ascending track id:
+slot p of every per-person array holds track `track_ids[p]` in every frame; `track_id`
+(F, P) repeats that id where the track was seen and is -1 where it was not.
 """
 import csv
 import json
@@ -15,9 +20,14 @@ import numpy as np
 
 from lifter.skeleton import JOINTS, PARENTS
 
-from .bvh import write_bvh
+from .bvh import resample_uniform, write_bvh
 
-JSONL, META, NPZ, CSV, BVH = "poses.jsonl", "meta.json", "poses.npz", "poses.csv", "skeleton.bvh"
+JSONL, META, NPZ, CSV = "poses.jsonl", "meta.json", "poses.npz", "poses.csv"
+MAX_INTERPOLATED_GAP_S = 0.5  # BVH: a track unseen longer than this holds its last pose
+
+
+def bvh_name(track_id):
+    return f"skeleton_{track_id}.bvh"
 
 
 def _list(a, decimals):
@@ -34,8 +44,9 @@ def frame_record(frame):
         "joints_3d_m": _list(p.joints_m, 5),
         "root_m": _list(p.root_m, 5),
         "sigma_m": _list(p.sigma_m, 5),
+        "track_id": int(i if p.track_id is None else p.track_id),
         "refine": dict(frame.refine),
-    } for p in frame.people]
+    } for i, p in enumerate(frame.people)]
     return {"frame": int(frame.index), "time_s": round(float(frame.time_s), 6), "people": people}
 
 
@@ -91,19 +102,36 @@ def read_jsonl(path):
     return records
 
 
+def track_ids_of(record):
+    """The track ids of one frame dict's people, in order (slot index where none)."""
+    ids = [int(p.get("track_id", i)) for i, p in enumerate(record["people"])]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"frame {record.get('frame')}: a track id appears twice ({ids})")
+    return ids
+
+
 def to_arrays(records):
-    """Frame dicts -> arrays over frames F and person slots P (NaN where nobody):
-    keypoints_2d_px (F, P, 17, 2), scores (F, P, 17), joints_3d_m (F, P, 17, 3),
-    root_m (F, P, 3), sigma_m (F, P, 17), num_people (F,), frame (F,), time_s (F,)."""
+    """Frame dicts -> arrays over frames F and tracks P (one slot per track, NaN where the
+    track was not seen): keypoints_2d_px (F, P, 17, 2), scores (F, P, 17), joints_3d_m
+    (F, P, 17, 3), root_m (F, P, 3), sigma_m (F, P, 17), track_ids (P,) the id of each
+    slot, track_id (F, P) that id or -1, person (F, P) index in the frame's people list
+    or -1, num_people (F,), frame (F,), time_s (F,)."""
     F = len(records)
-    P = max([len(r["people"]) for r in records] + [1])
+    per_frame = [track_ids_of(r) for r in records]
+    track_ids = sorted({t for ids in per_frame for t in ids}) or [0]
+    slot = {t: k for k, t in enumerate(track_ids)}
+    P = len(track_ids)
     shapes = {"keypoints_2d_px": (17, 2), "scores": (17,), "joints_3d_m": (17, 3),
               "root_m": (3,), "sigma_m": (17,)}
     out = {k: np.full((F, P) + s, np.nan, np.float32) for k, s in shapes.items()}
-    for f, r in enumerate(records):
-        for p, person in enumerate(r["people"]):
+    out["track_id"] = np.full((F, P), -1, np.int64)
+    out["person"] = np.full((F, P), -1, np.int32)
+    for f, (r, ids) in enumerate(zip(records, per_frame)):
+        for i, (person, t) in enumerate(zip(r["people"], ids)):
             for k in shapes:
-                out[k][f, p] = np.array(person[k], dtype=np.float64)  # null -> nan
+                out[k][f, slot[t]] = np.array(person[k], dtype=np.float64)  # null -> nan
+            out["track_id"][f, slot[t]], out["person"][f, slot[t]] = t, i
+    out["track_ids"] = np.array(track_ids, np.int64)
     out["num_people"] = np.array([len(r["people"]) for r in records], np.int32)
     out["frame"] = np.array([r["frame"] for r in records], np.int64)
     out["time_s"] = np.array([r["time_s"] for r in records], np.float64)
@@ -115,31 +143,51 @@ def write_npz(path, arrays):
 
 
 def write_csv(path, arrays):
-    """One row per frame, person and joint; a frame with nobody gets 17 rows of empty values."""
+    """One row per frame, person and joint, people in their order in the frame; a frame
+    with nobody gets 17 rows of empty values."""
     def cell(v):
         return "" if not np.isfinite(v) else f"{v:.5f}"
     with open(path, "w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["frame", "time_s", "person", "joint", "joint_name", "u_px", "v_px", "score",
+        w.writerow(["frame", "time_s", "person", "track_id", "joint", "joint_name", "u_px", "v_px", "score",
                     "x_m", "y_m", "z_m", "root_x_m", "root_y_m", "root_z_m", "sigma_m"])
         for f in range(len(arrays["frame"])):
-            n = int(arrays["num_people"][f])
-            for p in range(max(n, 1)):
+            present = np.flatnonzero(arrays["person"][f] >= 0)
+            slots = present[np.argsort(arrays["person"][f, present])] if len(present) else [0]
+            for p in slots:
+                seen = arrays["person"][f, p] >= 0
+                who = [int(arrays["person"][f, p]), int(arrays["track_id"][f, p])] if seen else ["", ""]
                 for j, name in enumerate(JOINTS):
                     kp, xyz, root = (arrays["keypoints_2d_px"][f, p, j], arrays["joints_3d_m"][f, p, j],
                                      arrays["root_m"][f, p])
-                    w.writerow([int(arrays["frame"][f]), f"{arrays['time_s'][f]:.6f}", p if n else "", j, name,
+                    w.writerow([int(arrays["frame"][f]), f"{arrays['time_s'][f]:.6f}", *who, j, name,
                                 *map(cell, kp), cell(arrays["scores"][f, p, j]), *map(cell, xyz),
                                 *map(cell, root), cell(arrays["sigma_m"][f, p, j])])
 
 
-def finalise(out_dir, bvh_bone_lengths=None):
-    """Rebuild poses.npz, poses.csv and skeleton.bvh from DIR/poses.jsonl + DIR/meta.json.
+def write_track_bvhs(out_dir, arrays, fps, bone_lengths):
+    """One skeleton_<id>.bvh per track seen with a complete 3D skeleton, resampled to
+    fps over the track's recorded time_s so playback runs at the source's speed even
+    when frames were dropped. Returns the names written."""
+    names = []
+    for p, track in enumerate(arrays["track_ids"]):
+        absolute = arrays["joints_3d_m"][:, p] + arrays["root_m"][:, p, None, :]
+        if not np.isfinite(absolute).all(axis=(1, 2)).any():
+            continue
+        uniform = resample_uniform(absolute, arrays["time_s"], fps, MAX_INTERPOLATED_GAP_S)
+        write_bvh(out_dir / bvh_name(int(track)), uniform, fps, bone_lengths)
+        names.append(bvh_name(int(track)))
+    return names
 
-    The BVH follows person slot 0 (the detector's first person); frames where nobody was
-    found hold the nearest pose. bvh_bone_lengths (median | per-frame, see app.bvh)
-    defaults to meta.json's "bvh_bone_lengths", else median.
-    Returns {"frames": F, "files": [written names]}."""
+
+def finalise(out_dir, bvh_bone_lengths=None):
+    """Rebuild poses.npz, poses.csv and skeleton_<id>.bvh per track from DIR/poses.jsonl +
+    DIR/meta.json. BVH frame rate: meta.json's fps (the source's), else 30; frames where
+    a track was unseen for up to MAX_INTERPOLATED_GAP_S are interpolated, longer gaps hold
+    the last pose. bvh_bone_lengths (median | per-frame, see app.bvh) defaults to
+    meta.json's "bvh_bone_lengths", else median. BVH files of an earlier run in DIR that
+    this run did not write are removed (they would lie).
+    Returns {"frames": F, "tracks": [ids], "files": [written names]}."""
     out_dir = Path(out_dir)
     meta_path = out_dir / META
     if not meta_path.is_file():
@@ -149,12 +197,10 @@ def finalise(out_dir, bvh_bone_lengths=None):
     arrays = to_arrays(records)
     write_npz(out_dir / NPZ, arrays)
     write_csv(out_dir / CSV, arrays)
-    files = [NPZ, CSV]
-    absolute = arrays["joints_3d_m"][:, 0] + arrays["root_m"][:, 0, None, :]
-    if np.isfinite(absolute).all(axis=(1, 2)).any():
-        write_bvh(out_dir / BVH, absolute, float(meta.get("fps") or 30.0),
-                  bvh_bone_lengths or meta.get("bvh_bone_lengths", "median"))
-        files.append(BVH)
-    elif (out_dir / BVH).exists():
-        os.remove(out_dir / BVH)  # a stale skeleton from an earlier run would lie
-    return {"frames": len(records), "files": files}
+    bvhs = write_track_bvhs(out_dir, arrays, float(meta.get("fps") or 30.0),
+                            bvh_bone_lengths or meta.get("bvh_bone_lengths", "median"))
+    for stale in out_dir.glob("skeleton*.bvh"):
+        if stale.name not in bvhs:
+            os.remove(stale)
+    tracks = [int(t) for t in arrays["track_ids"][(arrays["track_id"] >= 0).any(axis=0)]]
+    return {"frames": len(records), "tracks": tracks, "files": [NPZ, CSV] + bvhs}

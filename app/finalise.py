@@ -2,7 +2,7 @@
 
     python -m app.finalise out/demo
 
-writes poses.npz, poses.csv and skeleton.bvh next to them.
+writes poses.npz, poses.csv and one skeleton_<track id>.bvh per track next to them.
 """
 import argparse
 import sys

@@ -24,6 +24,7 @@ class Outputs:
         self._video, self._video_size = None, None  # (W, H) of the first frame, kept for all
         self._first_show = True
         self.view3d = None
+        self.finalised = {}  # what the recorder's close wrote: {"files", "tracks", "frames"}
         if viewer != "none" or render_video:
             side = round(render_height_px * 4 / 3)
             self.view3d = SkeletonViewer(side, render_height_px, visible=(viewer == "open3d"))
@@ -82,7 +83,8 @@ class Outputs:
                 errors.append(e)
                 return None
         if self.recorder:
-            files += (attempt(self.recorder.close) or {}).get("files", [])
+            self.finalised = attempt(self.recorder.close) or {}
+            files += self.finalised.get("files", [])
         if self._video is not None:
             attempt(self._video.release)
             files.append(VIDEO)

@@ -47,16 +47,21 @@ POLL_S = 0.1         # how often a waiting thread looks at the stop and abort fl
 
 class Pipeline:
     def __init__(self, source, detector, model, intrinsics_for, refine, outputs, live,
-                 max_frames=None, det_width=0, device="cpu", progress=True, drain_s=DRAIN_S):
+                 max_frames=None, det_width=0, device="cpu", progress=True, drain_s=DRAIN_S,
+                 tracker=None, smoother=None):
         """source: app.sources object; detector: frame -> list[detectors.Person];
         model: loaded GUMLP; intrinsics_for(width, height) -> lifter.camera.Intrinsics;
         refine: lifter.uao.RefineOptions; outputs: app.outputs.Outputs;
         det_width: detect on a copy resized to this width (0 = full size), keypoints are
-        scaled back to original pixels. run() closes outputs, detector and source."""
+        scaled back to original pixels; tracker: app.tracker.Tracker giving people their
+        track_id (only people on confirmed tracks go on), None = every person, untracked;
+        smoother: app.smoothing.FrameSmoother (None = each frame on its own).
+        run() closes outputs, detector and source."""
         self.source, self.detector, self.model = source, detector, model
         self.intrinsics_for, self.refine, self.outputs = intrinsics_for, refine, outputs
         self.live, self.max_frames, self.det_width, self.device = live, max_frames, det_width, device
         self.progress, self.drain_s = progress, drain_s
+        self.tracker, self.smoother = tracker, smoother
         self.times = StageTimes(STAGES)
         self.latency_ms = RunningStat()  # capture to output done, per finished frame
         # stop flags are plain attributes, not locks: request_stop runs in signal handlers
@@ -168,21 +173,26 @@ class Pipeline:
         finally:
             self._put(self.q_detect, END)
 
-    def _stage(self, name, work, inq, outq):
-        """Take frames from inq, work on each, pass it on; END is passed on whatever happens.
-        After an error the stage keeps taking its input, unworked, so nothing waits on it."""
+    def _stage(self, name, work, inq, outq, flush=None):
+        """Take frames from inq, work on each and pass on the frames it releases (a stage
+        that looks ahead holds some back; flush() releases them at the end); END is passed
+        on whatever happens. After an error the stage keeps taking its input, unworked, so
+        nothing waits on it."""
         failed = False
         try:
             while (frame := self._get(inq)) is not END:
                 if not failed:
                     try:
-                        work(frame)
-                        self._put(outq, frame)
+                        for ready in work(frame):
+                            self._put(outq, ready)
                         continue
                     except BaseException as e:  # even SystemExit: the frames before it still go out
                         self._fail(name, e)
                         failed = True
                 self._retire()
+            if flush is not None and not failed:
+                for ready in flush():
+                    self._put(outq, ready)
         finally:
             self._put(outq, END)
 
@@ -198,9 +208,13 @@ class Pipeline:
                                    np.asarray(p.bbox_xyxy, np.float32) * scale)
                         for p in self.detector(image)]
         frame.record("detect", start)
+        return [frame]
 
     def _lift(self, frame):
+        """Track, lift everyone at once, smooth per track; returns the frames released."""
         start = clock()
+        if self.tracker is not None:  # ids first: only people on confirmed tracks are lifted
+            frame.people = self.tracker.update(frame.people, frame.time_s)
         people = frame.people
         if people:  # everyone in the frame in one batched call
             h, w = frame.image.shape[:2]
@@ -212,7 +226,10 @@ class Pipeline:
             frame.refine = {"mode": self.refine.mode, "iters": int(result.iters)}
         else:
             frame.refine = {"mode": self.refine.mode, "iters": 0}
+        # offline smoothing holds frames back for its look-ahead
+        ready = self.smoother.push(frame) if self.smoother is not None else [frame]
         frame.record("lift", start)
+        return ready
 
     # --- main thread ----------------------------------------------------------------
     def hud_lines(self, frame, fps, dropped):
@@ -279,7 +296,8 @@ class Pipeline:
         self._threads = {
             "capture": self._start("capture", self._capture),
             "detect": self._start("detect", lambda: self._stage("detect", self._detect, self.q_detect, self.q_lift)),
-            "lift": self._start("lift", lambda: self._stage("lift", self._lift, self.q_lift, self.q_out)),
+            "lift": self._start("lift", lambda: self._stage("lift", self._lift, self.q_lift, self.q_out,
+                                                        self.smoother.flush if self.smoother else None)),
         }
         total = self.source.total
         if self.max_frames is not None and total is not None:

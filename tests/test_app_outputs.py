@@ -41,7 +41,7 @@ def test_video_keeps_every_frame_when_sizes_differ(tmp_path):
     for i, (w, h) in enumerate(sizes):
         out.handle(frame(i, w, h), ["hud"])
     files, errors = out.close()
-    assert errors == [] and files == ["poses.npz", "poses.csv", "skeleton.bvh", VIDEO]
+    assert errors == [] and files == ["poses.npz", "poses.csv", "skeleton_0.bvh", VIDEO]
     count, shape = video_frames(tmp_path / VIDEO)
     assert count == 6 and shape[0] == 120
 
@@ -79,7 +79,7 @@ def test_viewer_close_error_does_not_skip_finalising(tmp_path):
     files, errors = out.close()
     assert [str(e) for e in errors] == ["GL context lost"]
     assert np.load(tmp_path / "poses.npz")["frame"].tolist() == [0, 1, 2]
-    assert {"poses.csv", "skeleton.bvh", VIDEO} <= set(files) and (tmp_path / "skeleton.bvh").is_file()
+    assert {"poses.csv", "skeleton_0.bvh", VIDEO} <= set(files) and (tmp_path / "skeleton_0.bvh").is_file()
 
 
 @pytest.mark.parametrize("size, box", [((200, 200), (0, 50, 200, 150)), ((100, 200), (0, 75, 100, 125)),

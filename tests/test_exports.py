@@ -44,7 +44,7 @@ def test_stream_then_finalise(tmp_path):
         # flushed as it goes: readable line by line while still recording
         assert len((tmp_path / "out/poses.jsonl").read_text().splitlines()) == i + 1
     result = rec.close()
-    assert result["files"] == ["poses.npz", "poses.csv", "skeleton.bvh"]
+    assert result["files"] == ["poses.npz", "poses.csv", "skeleton_0.bvh", "skeleton_1.bvh"]
 
     lines = [json.loads(s) for s in (tmp_path / "out/poses.jsonl").read_text().splitlines()]
     assert [r["frame"] for r in lines] == list(range(8))
@@ -69,7 +69,7 @@ def test_stream_then_finalise(tmp_path):
     r = next(r for r in rows if r["frame"] == "1" and r["joint_name"] == "head")
     assert float(r["z_m"]) == pytest.approx(X[1, 10, 2] - X[1, 0, 2], abs=1e-4)
 
-    fk = bvh_joint_positions(tmp_path / "out/skeleton.bvh")
+    fk = bvh_joint_positions(tmp_path / "out/skeleton_0.bvh")
     assert len(fk) == 8
     np.testing.assert_allclose(fk[[0, 1, 3, 7]], X[[0, 1, 3, 7]], atol=0.002)
 
@@ -88,7 +88,7 @@ def test_torn_last_line_is_dropped_and_finalise_cli_rebuilds(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "5 frames" in out.stdout
     assert np.load(tmp_path / "poses.npz")["frame"].tolist() == [0, 1, 2, 3, 4]
-    assert len(bvh_joint_positions(tmp_path / "skeleton.bvh")) == 5
+    assert len(bvh_joint_positions(tmp_path / "skeleton_0.bvh")) == 5
 
 
 def test_broken_middle_line_and_missing_meta_are_one_line_errors(tmp_path):
@@ -114,4 +114,4 @@ def test_nobody_ever_found_writes_tables_but_no_bvh(tmp_path):
     assert rec.close()["files"] == ["poses.npz", "poses.csv"]
     z = np.load(tmp_path / "poses.npz")
     assert z["joints_3d_m"].shape == (3, 1, 17, 3) and np.isnan(z["joints_3d_m"]).all()
-    assert not (tmp_path / "skeleton.bvh").exists()
+    assert not list(tmp_path.glob("skeleton*.bvh"))

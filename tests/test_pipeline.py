@@ -140,7 +140,7 @@ def assert_exports(out_dir, frames):
     assert exported_frames(out_dir) == frames
     assert np.load(out_dir / "poses.npz")["frame"].tolist() == frames
     assert len((out_dir / "poses.csv").read_text().splitlines()) == 1 + 17 * len(frames)
-    assert (out_dir / "skeleton.bvh").is_file() == bool(frames)
+    assert (out_dir / "skeleton_0.bvh").is_file() == bool(frames)
 
 
 def test_offline_run_exports_every_frame_and_closes_everything_once(tmp_path):
@@ -148,7 +148,7 @@ def test_offline_run_exports_every_frame_and_closes_everything_once(tmp_path):
     summary = pipe.run()
     assert summary["frames"] == 12 and summary["errors"] == [] and summary["unfinished"] == 0
     assert summary["stopped_by"] == "end of stream" and summary["still_running"] == []
-    assert summary["exports"] == ["poses.npz", "poses.csv", "skeleton.bvh"]
+    assert summary["exports"] == ["poses.npz", "poses.csv", "skeleton_0.bvh"]
     assert_exports(tmp_path, list(range(12)))
     z = np.load(tmp_path / "poses.npz")
     assert np.isfinite(z["joints_3d_m"]).all() and np.allclose(z["keypoints_2d_px"][:, 0], KEYPOINTS_PX, atol=0.01)
@@ -258,7 +258,7 @@ def test_stalled_source_can_be_stopped(tmp_path, honour_stop):
         took = result["ended_at"] - asked
         summary = result["summary"]
         assert summary["stopped_by"] == "SIGINT" and summary["frames"] == 5
-        assert len(exported_frames(tmp_path)) == 5 and (tmp_path / "skeleton.bvh").is_file()
+        assert len(exported_frames(tmp_path)) == 5 and (tmp_path / "skeleton_0.bvh").is_file()
         if honour_stop:
             assert took < 1.0 and summary["still_running"] == [] and source.closed == 1
         else:
