@@ -64,16 +64,18 @@ class StageTimes:
 
 class Pipeline:
     def __init__(self, source, detector, model, intrinsics_for, refine, outputs, live,
-                 max_frames=None, det_width=0, device="cpu", progress=True):
+                 max_frames=None, det_width=0, device="cpu", progress=True, tracker=None):
         """source: app.sources object; detector: frame -> list[detectors.Person];
         model: loaded GUMLP; intrinsics_for(width, height) -> lifter.camera.Intrinsics;
         refine: lifter.uao.RefineOptions; outputs: app.outputs.Outputs;
         det_width: detect on a copy resized to this width (0 = full size), keypoints are
-        scaled back to original pixels."""
+        scaled back to original pixels; tracker: app.tracker.Tracker giving people their
+        track_id (only people on confirmed tracks go on), None = every person, untracked."""
         self.source, self.detector, self.model = source, detector, model
         self.intrinsics_for, self.refine, self.outputs = intrinsics_for, refine, outputs
         self.live, self.max_frames, self.det_width, self.device = live, max_frames, det_width, device
         self.progress = progress
+        self.tracker = tracker
         self.times = StageTimes()
         self._stop = threading.Event()   # graceful: stop reading, drain what is in flight
         self._abort = threading.Event()  # a stage failed: everyone gives up
@@ -169,6 +171,8 @@ class Pipeline:
     def _lift(self):
         while (frame := self._get(self.q_lift)) is not END:
             start = clock()
+            if self.tracker is not None:  # h4 hook (issue 13): ids first, only confirmed tracks lifted
+                frame.people = self.tracker.update(frame.people, frame.time_s)
             people = frame.people
             if people:  # everyone in the frame in one batched call
                 h, w = frame.image.shape[:2]

@@ -3,7 +3,10 @@
 Each frame, every live track is moved by its constant-velocity prediction, then tracks
 and detections are matched by optimal assignment (scipy's linear_sum_assignment) on a
 similarity that mixes box IoU and keypoint similarity (OKS, detectors.similarity); pairs
-less alike than `min_similarity` are not matched. A detection nobody claims starts a
+less alike than `min_similarity` are not matched. A confirmed track lost for a while (a
+jump, an occlusion) can then be re-acquired by a leftover detection near its last place:
+box centres within REACQUIRE_HEIGHTS_PER_S body heights per second lost (plus one), box
+heights within a factor of 3 (people crouch and stand up). A detection nobody claims starts a
 tentative track, which is born (confirmed, given an id) after `confirm_frames` matched
 frames in a row and forgotten at its first miss; a confirmed track survives up to
 `max_missed` frames without a match (occlusion, a detector miss) and then ends. Ids
@@ -20,6 +23,7 @@ from detectors.similarity import box_area, box_iou, oks
 IOU_WEIGHT = 0.5       # similarity = IOU_WEIGHT * IoU + (1 - IOU_WEIGHT) * OKS
 VELOCITY_GAIN = 0.5    # how much of a new velocity measurement replaces the old estimate
 MAX_PREDICT_S = 0.5    # a lost track's prediction stops moving after this long
+REACQUIRE_HEIGHTS_PER_S = 2.0  # how far (body heights per second lost) a lost track may be re-acquired
 
 
 @dataclass
@@ -42,7 +46,7 @@ class Track:
 
 
 class Tracker:
-    def __init__(self, confirm_frames=3, max_missed=10, min_similarity=0.2):
+    def __init__(self, confirm_frames=3, max_missed=30, min_similarity=0.2):
         """confirm_frames: matched frames in a row before a track is born (1 = at once);
         max_missed: frames a confirmed track survives unmatched; min_similarity: the
         least IoU/OKS mix in [0, 1] a match needs."""
@@ -82,6 +86,7 @@ class Tracker:
         sim = self.similarity(people, time_s)
         rows, cols = linear_sum_assignment(-sim) if sim.size else ((), ())
         matched = {c: r for r, c in zip(rows, cols) if sim[r, c] >= self.min_similarity}
+        matched.update(self._reacquire(people, time_s, matched))
         claimed = set(matched.values())
         for r, track in enumerate(self.tracks):
             if r not in claimed:
@@ -103,6 +108,25 @@ class Tracker:
             if p.track_id is not None:
                 shown.append(p)
         return shown
+
+    def _reacquire(self, people, time_s, matched):
+        """{detection: track} for leftover detections near lost confirmed tracks, nearest
+        (in body heights) first."""
+        lost = [r for r, t in enumerate(self.tracks)
+                if t.track_id is not None and t.missed > 0 and r not in matched.values()]
+        free = [c for c in range(len(people)) if c not in matched]
+        if not lost or not free:
+            return {}
+        box = np.stack([self.tracks[r].box_xyxy for r in lost])
+        det = np.stack([np.asarray(people[c].bbox_xyxy, np.float64) for c in free])
+        height, det_height = box[:, 3] - box[:, 1], det[:, 3] - det[:, 1]
+        centre = lambda b: 0.5 * (b[:, :2] + b[:, 2:])  # noqa: E731
+        dist = np.linalg.norm(centre(box)[:, None] - centre(det)[None], axis=-1) / np.maximum(height, 1)[:, None]
+        lost_s = np.array([time_s - self.tracks[r].time_s for r in lost])
+        ratio = det_height[None] / np.maximum(height, 1)[:, None]
+        ok = (dist <= 1 + REACQUIRE_HEIGHTS_PER_S * lost_s[:, None]) & (ratio > 1 / 3) & (ratio < 3)
+        rows, cols = linear_sum_assignment(np.where(ok, dist, 1e6))
+        return {free[c]: lost[r] for r, c in zip(rows, cols) if ok[r, c]}
 
     def _follow(self, track, person, time_s):
         box = np.asarray(person.bbox_xyxy, np.float64)

@@ -26,11 +26,13 @@ class BlazePoseDetector:
 
     def __init__(self, variant="full", static_image=False, max_people=DEFAULT_MAX_PEOPLE,
                  min_detection_confidence=0.5, min_tracking_confidence=0.5,
-                 min_pose_presence=0.5, min_score=0.0):
+                 min_pose_presence=0.3, min_score=0.0):
         """variant: lite | full | heavy; static_image: detect afresh on every frame (IMAGE
         mode) instead of tracking (VIDEO mode); max_people: the landmarker's num_poses;
         min_tracking_confidence: MediaPipe's box overlap for following a tracked person
-        (not a landmark score); min_score: lifter joints scored below it become NaN."""
+        (not a landmark score); min_pose_presence: 0.3, not MediaPipe's 0.5, keeps people
+        in unusual poses (measured on the demo clip: the man landing from his jump is
+        found only with it); min_score: lifter joints scored below it become NaN."""
         import mediapipe as mp
         from mediapipe.tasks.python import BaseOptions
         from mediapipe.tasks.python.vision import PoseLandmarker, PoseLandmarkerOptions, RunningMode
