@@ -5,6 +5,7 @@ import numpy as np
 
 from .colors import SIGMA_GREEN_M, SIGMA_RED_M, rgb_to_bgr255, sigma_to_rgb
 from .overlay import draw_hud, draw_skeleton
+from .track_labels import track_rgb
 
 
 def annotate(frame, hud_lines, height_px=None):
@@ -18,10 +19,12 @@ def annotate(frame, hud_lines, height_px=None):
     else:
         image = image.copy()
     for p in frame.people:
+        # h4 hook (issue 13): the track id above each person, in the track's colour
+        label = {} if p.track_id is None else {"label": p.track_id, "label_rgb": track_rgb(p.track_id)}
         if p.sigma_m is not None:
-            draw_skeleton(image, p.keypoints_px * scale, values=p.sigma_m, kind="sigma")
+            draw_skeleton(image, p.keypoints_px * scale, values=p.sigma_m, kind="sigma", **label)
         else:
-            draw_skeleton(image, p.keypoints_px * scale, values=p.scores, kind="score")
+            draw_skeleton(image, p.keypoints_px * scale, values=p.scores, kind="score", **label)
     draw_hud(image, hud_lines, scale=0.45)
     return image
 
