@@ -60,7 +60,9 @@ def draw_label(image_bgr, text, anchor_px, rgb, scale=0.55):
     """Text centred above anchor_px on a filled box of colour rgb, dark text."""
     font = cv2.FONT_HERSHEY_SIMPLEX
     (w, h), base = cv2.getTextSize(text, font, scale, 1)
-    x, y = anchor_px[0] - w // 2, anchor_px[1] - base
+    # kept inside the picture: a person whose head is cut off still shows their id
+    x = int(np.clip(anchor_px[0] - w // 2, 3, max(image_bgr.shape[1] - w - 3, 3)))
+    y = int(np.clip(anchor_px[1] - base, h + 3, max(image_bgr.shape[0] - base, h + 3)))
     box = tuple(int(c) for c in rgb_to_bgr255(np.asarray(rgb)))
     cv2.rectangle(image_bgr, (x - 3, y - h - 3), (x + w + 3, y + base), box, -1)
     cv2.putText(image_bgr, text, (x, y), font, scale, (20, 20, 20), 1, cv2.LINE_AA)

@@ -35,3 +35,9 @@ def test_track_colours_cycle_and_untracked_is_grey():
     assert np.array_equal(track_rgb(1), track_rgb(1 + len(TRACK_PALETTE)))
     assert not np.array_equal(track_rgb(1), track_rgb(2))
     assert np.ptp(track_rgb(None)) == 0
+
+
+def test_a_label_stays_inside_the_picture_when_the_head_is_cut_off():
+    high = PersonPose(POSE_PX - (0, 160), np.ones(17, np.float32), track_id=1)  # head at y -10
+    image = annotate(Frame(0, 0.0, np.zeros((480, 640, 3), np.uint8), [high]), [])
+    assert colour_pixels(image, (290, 0, 350, 25), track_rgb(1)) > 100
