@@ -18,6 +18,8 @@ def annotate(frame, hud_lines, height_px=None):
         image = cv2.resize(image, (round(image.shape[1] * scale), height_px), interpolation=cv2.INTER_LINEAR)
     else:
         image = image.copy()
+    # h4 hook (issue 13): the HUD first, so it never hides the id of someone near the top
+    draw_hud(image, hud_lines, scale=0.45)
     for p in frame.people:
         # h4 hook (issue 13): the track id above each person, in the track's colour
         label = {} if p.track_id is None else {"label": p.track_id, "label_rgb": track_rgb(p.track_id)}
@@ -25,7 +27,6 @@ def annotate(frame, hud_lines, height_px=None):
             draw_skeleton(image, p.keypoints_px * scale, values=p.sigma_m, kind="sigma", **label)
         else:
             draw_skeleton(image, p.keypoints_px * scale, values=p.scores, kind="score", **label)
-    draw_hud(image, hud_lines, scale=0.45)
     return image
 
 
