@@ -135,3 +135,11 @@ def test_the_clip_holds_two_tracks_the_man_and_the_woman():
     man, woman = sorted(top, key=lambda i: first[i][0])
     assert first[man][0] < 20 and first[man][1] < 320     # on the box, from the start
     assert 50 <= first[woman][0] <= 75 and first[woman][1] > 400  # walks in on the right
+
+
+def test_max_people_option_defaults_to_two_and_rejects_zero():
+    from app.cli import parse_args
+    assert parse_args(["--source", "clip.mp4"]).max_people == 2
+    assert parse_args(["--source", "clip.mp4", "--max-people", "4"]).max_people == 4
+    with pytest.raises(ValueError, match="--max-people 0"):
+        parse_args(["--source", "clip.mp4", "--max-people", "0"])
