@@ -15,6 +15,7 @@ from pathlib import Path
 
 import yaml
 
+from detectors.blazepose import DEFAULT_MAX_PEOPLE
 from lifter.camera import DEFAULT_HFOV_DEG, intrinsics_from_fov, load_calibration
 from lifter.skeleton import JOINTS, PARENTS
 
@@ -46,6 +47,9 @@ def build_parser():
     a("--det-width", type=int, default=640, metavar="PX",
       help="detect on a copy resized to this width, 0 = full size; keypoints stay in original "
            "pixels (default: %(default)s)")
+    a("--max-people", type=int, default=DEFAULT_MAX_PEOPLE, metavar="N",
+      help="people followed per frame (tracked, lifted and shown, each with a track id); every "
+           "one more the detector may look for costs ~10 ms per frame (default: %(default)s)")
     a("--weights", default=DEFAULT_WEIGHTS, metavar="PATH",
       help="lifter checkpoint (default: %(default)s, relative to the repository)")
     a("--refine", choices=("none", "uao", "uao-feature"), default="uao-feature",
@@ -125,6 +129,8 @@ def parse_args(argv):
         raise ValueError("--render-video writes DIR/overlay.mp4: give --export DIR too")
     if args.iters < 0 or args.det_width < 0 or args.render_height < 16:
         raise ValueError("--iters and --det-width must be >= 0, --render-height >= 16")
+    if args.max_people < 1:
+        raise ValueError(f"--max-people {args.max_people}: must be at least 1")
     if args.max_frames is not None and args.max_frames < 1:
         raise ValueError(f"--max-frames {args.max_frames}: must be at least 1")
     return args
@@ -180,6 +186,7 @@ def run(args, signals=None):
     from .outputs import Outputs
     from .pipeline import Pipeline
     from .smoothing import FrameSmoother
+    from .tracker import Tracker
     from .sources import open_source, warn
 
     if args.viewer != "none" and not has_display():
@@ -203,7 +210,10 @@ def run(args, signals=None):
         smooth = args.smooth or ("causal" if live else "offline")
         # separate stills are detected afresh each; video frames are tracked
         detector = make_detector(args.detector, config=args.det_config, checkpoint=args.det_checkpoint,
-                                 device=args.device, static_image=source.stills)
+                                 device=args.device, static_image=source.stills,
+                                 max_people=args.max_people)
+        # separate stills are unrelated: everyone found is shown at once, nothing carries over
+        tracker = Tracker(confirm_frames=1, max_missed=0) if source.stills else Tracker()
         intr = intrinsics_for(*source.size)
         meta = {
             "joint_names": list(JOINTS), "parents": list(PARENTS),
@@ -233,7 +243,7 @@ def run(args, signals=None):
     # from here the pipeline closes outputs, detector and source
     pipeline = Pipeline(source, detector, model, intrinsics_for, refine, outputs, live,
                         args.max_frames, args.det_width, args.device, args.progress,
-                        smoother=FrameSmoother(smooth, source.fps))
+                        tracker=tracker, smoother=FrameSmoother(smooth, source.fps))
     if signals is not None:
         signals.attach(pipeline)
     summary = pipeline.run()

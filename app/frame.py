@@ -13,7 +13,7 @@ class PersonPose:
     joints_m: np.ndarray | None = None    # (17, 3) root-relative, camera frame, metres
     root_m: np.ndarray | None = None      # (3,) estimated camera-frame pelvis position
     sigma_m: np.ndarray | None = None     # (17,) predicted per-joint uncertainty
-    track_id: int = None
+    track_id: int = None                  # app.tracker's id, stable across frames; None = untracked
 
 
 @dataclass

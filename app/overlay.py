@@ -19,13 +19,14 @@ def joint_colours(values, kind):
 
 
 def draw_skeleton(image_bgr, person, colours_rgb=None, values=None, kind="score",
-                  radius_px=4, thickness_px=2):
+                  radius_px=4, thickness_px=2, label=None, label_rgb=(1.0, 1.0, 1.0)):
     """Draw 17 lifter-order joints and lifter.skeleton.BONES onto image_bgr (in place).
 
     person: a detectors.Person or (17, 2) pixel array (NaN joints are skipped).
     Colour per joint from colours_rgb (17, 3) in [0, 1], else from values (17,) through
     the shared scale of `kind` ("score" or "sigma"); a Person with neither is coloured by
     its detector scores. A bone takes its child joint's colour.
+    label: text (a track id) written above the highest joint, on a box of label_rgb.
     """
     if not (isinstance(image_bgr, np.ndarray) and image_bgr.dtype == np.uint8
             and image_bgr.ndim == 3 and image_bgr.shape[2] == 3):
@@ -49,7 +50,22 @@ def draw_skeleton(image_bgr, person, colours_rgb=None, values=None, kind="score"
                      thickness_px, cv2.LINE_AA, _SHIFT)
     for j in np.flatnonzero(ok):
         cv2.circle(image_bgr, tuple(pts[j]), radius_px << _SHIFT, bgr[j], -1, cv2.LINE_AA, _SHIFT)
+    if label is not None and ok.any():  # h4 hook (issue 13): track-id label
+        top = keypoints[ok][np.argmin(keypoints[ok, 1])]
+        draw_label(image_bgr, str(label), (int(top[0]), int(top[1]) - 3 * radius_px), label_rgb)
     return image_bgr
+
+
+def draw_label(image_bgr, text, anchor_px, rgb, scale=0.55):
+    """Text centred above anchor_px on a filled box of colour rgb, dark text."""
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    (w, h), base = cv2.getTextSize(text, font, scale, 1)
+    # kept inside the picture: a person whose head is cut off still shows their id
+    x = int(np.clip(anchor_px[0] - w // 2, 3, max(image_bgr.shape[1] - w - 3, 3)))
+    y = int(np.clip(anchor_px[1] - base, h + 3, max(image_bgr.shape[0] - base, h + 3)))
+    box = tuple(int(c) for c in rgb_to_bgr255(np.asarray(rgb)))
+    cv2.rectangle(image_bgr, (x - 3, y - h - 3), (x + w + 3, y + base), box, -1)
+    cv2.putText(image_bgr, text, (x, y), font, scale, (20, 20, 20), 1, cv2.LINE_AA)
 
 
 def draw_hud(image_bgr, lines, origin_px=(8, 8), scale=0.5):

@@ -5,6 +5,7 @@ import numpy as np
 
 from .colors import SIGMA_GREEN_M, SIGMA_RED_M, rgb_to_bgr255, sigma_to_rgb
 from .overlay import draw_hud, draw_skeleton
+from .track_labels import track_rgb
 
 
 def annotate(frame, hud_lines, height_px=None):
@@ -17,12 +18,15 @@ def annotate(frame, hud_lines, height_px=None):
         image = cv2.resize(image, (round(image.shape[1] * scale), height_px), interpolation=cv2.INTER_LINEAR)
     else:
         image = image.copy()
-    for p in frame.people:
-        if p.sigma_m is not None:
-            draw_skeleton(image, p.keypoints_px * scale, values=p.sigma_m, kind="sigma")
-        else:
-            draw_skeleton(image, p.keypoints_px * scale, values=p.scores, kind="score")
+    # h4 hook (issue 13): the HUD first, so it never hides the id of someone near the top
     draw_hud(image, hud_lines, scale=0.45)
+    for p in frame.people:
+        # h4 hook (issue 13): the track id above each person, in the track's colour
+        label = {} if p.track_id is None else {"label": p.track_id, "label_rgb": track_rgb(p.track_id)}
+        if p.sigma_m is not None:
+            draw_skeleton(image, p.keypoints_px * scale, values=p.sigma_m, kind="sigma", **label)
+        else:
+            draw_skeleton(image, p.keypoints_px * scale, values=p.scores, kind="score", **label)
     return image
 
 

@@ -1,10 +1,13 @@
 """The 3D view: Open3D legacy Visualizer with bones as lines, joints as spheres coloured
 by their predicted sigma (app.colors: green <= 5 cm, red >= 20 cm), a colour bar beside
-the person (bottom = confident, top = uncertain), a ground grid, and a camera that follows.
+the people (bottom = confident, top = uncertain), a ground grid under the lowest feet, and
+a camera that follows them. Every person stands at their estimated root in the one
+camera-frame scene, with their track id drawn above the head in the track's colour
+(app.track_labels, seven-segment strokes: the legacy window has no text).
 
-Geometry is allocated once for `max_people` skeletons and updated in place every frame
-(vertices and colours of the same objects, then poll_events / update_renderer), so the
-window is never rebuilt and never blocks. visible=False renders offscreen (EGL without a
+Geometry is allocated once for `max_people` skeletons and labels and updated in place every
+frame (vertices and colours of the same objects, then poll_events / update_renderer), so
+the window is never rebuilt and never blocks as people appear and disappear. visible=False renders offscreen (EGL without a
 display), and capture() returns the picture for the output video.
 
 Display coordinates are Y-up metres: camera frame (x right, y down, z forward) turned
@@ -20,11 +23,15 @@ import numpy as np
 from lifter.skeleton import BONES, NUM_JOINTS
 
 from .colors import SIGMA_GREEN_M, SIGMA_RED_M, sigma_to_rgb
+from .track_labels import MAX_SEGMENTS, digit_strokes, track_rgb
 
 CAMERA_TO_YUP = np.diag([1.0, -1.0, -1.0])
 JOINT_RADIUS_M = 0.035
 GRID_HALF_M, GRID_STEP_M = 3.0, 0.5
 VIEW_DISTANCE_M = 3.6
+VIEW_DISTANCE_PER_SPREAD = 1.6  # extra eye distance per metre the people spread from their centre
+LABEL_HEIGHT_M = 0.16           # digit height of the track-id labels
+LABEL_ABOVE_HEAD_M = 0.12
 VIEW_FRONT = np.array([0.45, 0.35, 1.0])  # from the person towards the eye: front-right, above
 VIEW_FOV_DEG = 55.0
 FOLLOW = 0.25  # per-frame smoothing of the followed point, so the camera does not jitter
@@ -46,7 +53,7 @@ def _grid_lines(half, step):
 class SkeletonViewer:
     """Open3D window (or offscreen buffer) showing up to max_people skeletons."""
 
-    def __init__(self, width=640, height=480, visible=True, max_people=4, title="3D pose"):
+    def __init__(self, width=640, height=480, visible=True, max_people=8, title="3D pose"):
         if sys.platform.startswith("linux") and not os.environ.get("XDG_RUNTIME_DIR"):
             # GLFW probes Wayland through it and prints "error: XDG_RUNTIME_DIR is invalid"
             # when it is unset (servers, containers): a private empty one ends that false alarm
@@ -102,11 +109,18 @@ class SkeletonViewer:
         self.bar.vertex_colors = o3d.utility.Vector3dVector(np.repeat(sigma_to_rgb(sig), 4, axis=0))
         self.bar.vertices = o3d.utility.Vector3dVector(np.zeros((4 * BAR_STEPS, 3)))
 
+        self.labels = o3d.geometry.LineSet()
+        label_lines = max_people * MAX_SEGMENTS
+        self.labels.points = o3d.utility.Vector3dVector(np.zeros((2 * label_lines, 3)))
+        self.labels.lines = o3d.utility.Vector2iVector(np.arange(2 * label_lines).reshape(-1, 2))
+        self.labels.colors = o3d.utility.Vector3dVector(np.zeros((label_lines, 3)))
+
         self._target = None   # followed point (Y-up)
         self._floor_y = None
+        self._distance = VIEW_DISTANCE_M
         # The view's depth range comes from the bounding box: take the grid's (the skeleton
         # slots start collapsed to a point, whose empty box would make the view degenerate).
-        for g in (self.bar, self.joints, self.bones):
+        for g in (self.bar, self.joints, self.bones, self.labels):
             self.vis.add_geometry(g, reset_bounding_box=False)
         self.vis.add_geometry(self.grid, reset_bounding_box=True)
 
@@ -126,11 +140,14 @@ class SkeletonViewer:
             sig[i] = p.sigma_m
         if people:
             target = pts[: len(people), 0].mean(0)
-            floor = pts[: len(people), [3, 6], 1].min() - JOINT_RADIUS_M  # below the ankles
+            floor = pts[: len(people), [3, 6], 1].min() - JOINT_RADIUS_M  # below the lowest ankles
+            spread = np.linalg.norm(pts[: len(people), 0] - target, axis=-1).max()
+            distance = VIEW_DISTANCE_M + VIEW_DISTANCE_PER_SPREAD * spread  # everyone in view
             if self._target is None:
-                self._target, self._floor_y = target, floor
+                self._target, self._floor_y, self._distance = target, floor, distance
             self._target = self._target + FOLLOW * (target - self._target)
             self._floor_y = self._floor_y + FOLLOW * (floor - self._floor_y)
+            self._distance = self._distance + FOLLOW * (distance - self._distance)
         if self._target is None:  # nobody seen yet: look at a spot 3 m ahead
             self._target, self._floor_y = np.array([0.0, 0.0, -3.0]), -0.9
         pts[len(people):] = self._target  # unused slots collapse to one invisible point
@@ -147,12 +164,31 @@ class SkeletonViewer:
         snap = np.round(self._target / GRID_STEP_M) * GRID_STEP_M
         self.grid.points = self.o3d.utility.Vector3dVector(self._grid_pts + [snap[0], self._floor_y, snap[2]])
         self._place_bar()
-        for g in (self.joints, self.bones, self.grid, self.bar):
+        self._place_labels(people, pts)
+        for g in (self.joints, self.bones, self.grid, self.bar, self.labels):
             self.vis.update_geometry(g)
         self._place_camera()
         alive = self.vis.poll_events()
         self.vis.update_renderer()
         return bool(alive) and not self.closed
+
+    def _place_labels(self, people, pts):
+        """Each tracked person's id above the head, facing the camera; unused strokes
+        collapse onto the followed point."""
+        _, right, up = self._view_axes()
+        ends = np.repeat(self._target[None, None], self.max_people * MAX_SEGMENTS, 0).repeat(2, 1)
+        colours = np.zeros((self.max_people * MAX_SEGMENTS, 3))
+        for i, p in enumerate(people):
+            if p.track_id is None:
+                continue
+            strokes = digit_strokes(p.track_id) * LABEL_HEIGHT_M
+            width = strokes[..., 0].max()
+            anchor = pts[i, 10] + (0.0, LABEL_ABOVE_HEAD_M, 0.0) - 0.5 * width * right
+            k = slice(i * MAX_SEGMENTS, i * MAX_SEGMENTS + len(strokes))
+            ends[k] = anchor + strokes[..., :1] * right + strokes[..., 1:] * up
+            colours[k] = track_rgb(p.track_id)
+        self.labels.points = self.o3d.utility.Vector3dVector(ends.reshape(-1, 3))
+        self.labels.colors = self.o3d.utility.Vector3dVector(colours)
 
     def _view_axes(self):
         front = VIEW_FRONT / np.linalg.norm(VIEW_FRONT)
@@ -172,7 +208,7 @@ class SkeletonViewer:
 
     def _place_camera(self):
         front, right, up = self._view_axes()
-        eye = self._target + VIEW_DISTANCE_M * front
+        eye = self._target + self._distance * front
         # world -> camera for Open3D's pinhole convention (x right, y down, z forward)
         R = np.stack([right, -up, -front])
         extrinsic = np.eye(4)

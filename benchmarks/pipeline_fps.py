@@ -1,9 +1,11 @@
 """End-to-end speed of the demo pipeline, offline, on the real clip scaled to 640 px wide.
 
-    python benchmarks/pipeline_fps.py [--frames 230] [--refine uao-feature] [--json OUT]
+    python benchmarks/pipeline_fps.py [--frames 230] [--refine uao-feature] [--max-people N] [--json OUT]
 
-Runs exactly what `run_demo.py --viewer none --export DIR` runs (decode -> MediaPipe ->
-GUMLP + refinement -> exports) and prints end-to-end fps, per-stage ms and the share of
+Runs exactly what `run_demo.py --viewer none --export DIR` runs (decode -> multi-person
+MediaPipe -> tracker -> GUMLP + refinement of everyone in one batch -> exports), with the
+app's default person cap unless --max-people is given, and prints end-to-end fps, the
+people per frame (mean over frames, tracked people as exported), per-stage ms and the share of
 frame time (1 / fps) spent lifting + refining. Stages run concurrently on their own
 threads, so each is reported in wall time (which includes waiting for a core while the
 others run) and in the CPU time of its thread (what it costs the machine);
@@ -23,6 +25,9 @@ import cv2
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from detectors.blazepose import DEFAULT_MAX_PEOPLE  # noqa: E402
+
 CLIP = REPO / ".." / "shared" / "media" / "sports2d_demo.mp4"
 WIDTH = 640
 
@@ -59,10 +64,13 @@ def main():
     ap.add_argument("--iters", type=int, default=4)
     ap.add_argument("--solver", default="auto", choices=("auto", "adam", "gn"))
     ap.add_argument("--weights", default="weights/gumlp_cmu.pt")
+    ap.add_argument("--max-people", type=int, default=DEFAULT_MAX_PEOPLE,
+                    help="the detector's person cap (default: the app's, %(default)s)")
     ap.add_argument("--json", metavar="OUT", help="also write the figures as JSON")
     args = ap.parse_args()
 
     from app.cli import parse_args, run
+    from app.exports import read_jsonl
     from lifter.model import GUMLP, save_lifter
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -73,8 +81,10 @@ def main():
             save_lifter(GUMLP(), weights)
         demo = parse_args(["--source", str(clip_at_width(WIDTH)), "--viewer", "none", "--export",
                            str(Path(tmp) / "export"), "--max-frames", str(args.frames), "--refine", args.refine,
-                           "--iters", str(args.iters), "--refine-solver", args.solver, "--weights", str(weights)])
+                           "--iters", str(args.iters), "--refine-solver", args.solver, "--weights", str(weights),
+                           "--max-people", str(args.max_people)])
         summary = run(demo)
+        people = [len(f["people"]) for f in read_jsonl(Path(tmp) / "export" / "poses.jsonl")]
 
     result = {
         "fps": summary["fps"],
@@ -83,6 +93,9 @@ def main():
         "lift_refine_share": summary["lift_refine_share"],
         "lift_refine_share_wall": summary["lift_refine_share_wall"],
         "frames": summary["frames"],
+        "people_per_frame": round(sum(people) / max(len(people), 1), 3),
+        "frames_with_two_or_more": sum(n >= 2 for n in people),
+        "max_people": args.max_people,
         "frame_ms": round(1e3 / summary["fps"], 2) if summary["fps"] else None,
         "width_px": WIDTH, "detector": "mediapipe", "refine": args.refine, "iters": args.iters, "solver": args.solver,
         "weights": "shipped" if trained else "untrained, same architecture",
@@ -90,7 +103,9 @@ def main():
         "load_avg_1min": round(os.getloadavg()[0], 2), "cpus": os.cpu_count(),
     }
     print(f"end to end: {result['fps']:.1f} fps ({result['frame_ms']} ms/frame) over {result['frames']} frames, "
-          f"{WIDTH} px wide, mediapipe + {args.refine} x{args.iters}")
+          f"{WIDTH} px wide, mediapipe (max {args.max_people} people) + {args.refine} x{args.iters}")
+    print(f"people per frame: {result['people_per_frame']:.3f} (frames with two or more: "
+          f"{result['frames_with_two_or_more']})")
     # MediaPipe and FFmpeg work on threads of their own, so the detect / decode threads' CPU
     # understates those stages; torch runs the lifter inside the lift thread (1 thread).
     print("  stage    wall ms   CPU ms (the stage's own thread)")

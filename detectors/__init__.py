@@ -1,8 +1,10 @@
 """2D person keypoint detectors: frame (H, W, 3 BGR uint8) -> list[Person].
 
 Two backends, one small class each, built by make_detector(name, **options):
-  mediapipe  BlazePose (legacy solutions API), embedded and offline; one person per frame.
-  mmpose     any MMPose 1.x top-down COCO-17 model, HRNet-w32 256x192 by default.
+  mediapipe  BlazePose (MediaPipe Tasks PoseLandmarker), embedded and offline; up to
+             max_people people per frame.
+  mmpose     any MMPose 1.x top-down COCO-17 model, HRNet-w32 256x192 by default; its
+             person boxes come from the same multi-person BlazePose detector.
 Every detector is called as detector(frame_bgr) -> list[Person] (empty when nobody is
 seen), has .close(), and .name / .version strings for export metadata.
 """
@@ -37,7 +39,8 @@ def make_detector(name, config=None, checkpoint=None, device="cpu", static_image
                   with_features=False, **options):
     """Build a detector by name.
 
-    mediapipe: config = model variant "lite" | "full" (default) | "heavy"; checkpoint unused.
+    mediapipe: config = model variant "lite" | "full" (default) | "heavy"; checkpoint unused;
+      max_people = how many people it follows (see BlazePoseDetector).
     mmpose: config = MMPose top-down config (path, or a config name shipped with mmpose;
       default HRNet-w32 COCO 256x192); checkpoint = local file or URL (required; "none"
       gives random weights, for tests only). Further options: see MMPoseDetector.

@@ -2,11 +2,14 @@
 
 MMPose 1.x has no CPN; its cascaded-pyramid alternatives are the MSPN and RSN configs
 (e.g. --det-config td-hm_rsn50_8xb32-210e_coco-256x192). A top-down model needs person
-boxes; they come from, in order of preference:
-  * an mmdet person detector, when person_config + person_checkpoint are given;
-  * when tracking (video), the previous frame's keypoints;
-  * the embedded BlazePose detector's box (boxes="mediapipe", the default), or the
-    whole frame (boxes="frame").
+boxes; they come from:
+  * an mmdet person detector, when person_config + person_checkpoint are given; else
+  * the embedded multi-person BlazePose detector (boxes="mediapipe", the default), run on
+    every frame so people who walk in are picked up; when tracking (video), a person it
+    misses keeps the box grown from their previous frame's keypoints; or
+  * the whole frame (boxes="frame"), replaced by the previous frame's keypoint boxes
+    while tracking.
+One person found twice (overlapping boxes) is reported once (detectors.similarity).
 With with_features=True the four HRNet branch outputs (1/4 ... 1/32 of the crop) of the
 same forward pass are returned per person, captured by forward hooks.
 """
@@ -25,11 +28,13 @@ from . import mmpose_compat  # first: patches the imports mmpose needs on this s
 from . import Features, Person
 from .frame import as_bgr
 from .keypoints import keypoints_bbox, lifter_joints
+from .similarity import box_iou, suppress_duplicates
 from lifter.skeleton import COCO_JOINTS
 
 DEFAULT_CONFIG = "body_2d_keypoint/topdown_heatmap/coco/td-hm_hrnet-w32_8xb64-210e_coco-256x192.py"
 BOX_SOURCES = ("mediapipe", "frame")
 PERSON_LABEL = 0  # COCO class 0 is "person" in mmdet's COCO detectors
+SAME_PERSON_IOU = 0.3  # a tracked box overlapping a fresh detection this much is that person
 
 
 def config_root():
@@ -160,7 +165,7 @@ class MMPoseDetector:
     def __init__(self, config=None, checkpoint=None, device="cpu", static_image=False,
                  with_features=False, flip_test=False, boxes="mediapipe", person_config=None,
                  person_checkpoint=None, person_min_score=0.5, min_person_score=0.3,
-                 track_min_score=0.3, min_score=0.0):
+                 track_min_score=0.3, min_score=0.0, max_people=None):
         """config: MMPose top-down COCO-17 config (path or packaged name), default HRNet-w32.
         checkpoint: file or URL (required), "none" for random weights (tests only).
         static_image: no tracking; every frame gets boxes from the box source.
@@ -169,7 +174,8 @@ class MMPoseDetector:
         person_min_score: mmdet box score threshold; min_person_score: drop people whose
           mean keypoint score is lower (also ends a track); track_min_score: keypoints
           scored at least this make the next frame's box; min_score: lifter joints
-          scored below it become NaN."""
+          scored below it become NaN; max_people: the box detector's cap (BlazePose's
+          default when None)."""
         if boxes not in BOX_SOURCES:
             raise ValueError(f"detector mmpose: unknown box source {boxes!r}, "
                              f"choose one of {', '.join(BOX_SOURCES)}")
@@ -216,23 +222,26 @@ class MMPoseDetector:
         self.min_person_score = min_person_score
         self.track_min_score = track_min_score
         self.min_score = min_score
+        self.max_people = max_people
         weights = "random-weights" if str(checkpoint).lower() == "none" else Path(str(checkpoint)).name
         self.version = f"mmpose {mmpose.__version__} {config_path.stem} {weights}"
 
     def person_boxes(self, bgr):
         """(N, 4) xyxy boxes for this frame from the best available source."""
         h, w = bgr.shape[:2]
+        tracked = np.array(self._track_boxes if self.tracking else [], np.float32).reshape(-1, 4)
         if self.person_detector is not None:
             return self.person_detector(bgr, self.person_min_score)
-        if self.tracking and self._track_boxes:
-            return np.stack(self._track_boxes)
         if self.boxes == "frame":
-            return np.array([[0, 0, w - 1, h - 1]], np.float32)
+            return tracked if len(tracked) else np.array([[0, 0, w - 1, h - 1]], np.float32)
         if self._box_finder is None:
             from .blazepose import BlazePoseDetector
-            # Called only when there is no track, i.e. on unrelated frames: detect afresh.
-            self._box_finder = BlazePoseDetector(static_image=True)
-        return np.array([p.bbox_xyxy for p in self._box_finder(bgr)], np.float32).reshape(-1, 4)
+            options = {} if self.max_people is None else {"max_people": self.max_people}
+            self._box_finder = BlazePoseDetector(static_image=not self.tracking, **options)
+        found = np.array([p.bbox_xyxy for p in self._box_finder(bgr)], np.float32).reshape(-1, 4)
+        # a tracked person the box detector missed this frame keeps their own box
+        kept = tracked[box_iou(tracked, found).max(1, initial=0.0) < SAME_PERSON_IOU]
+        return np.concatenate([found, kept])
 
     def __call__(self, frame_bgr):
         """(H, W[, 3|4]) uint8 frame -> list[Person] with 17 COCO source keypoints."""
@@ -255,6 +264,7 @@ class MMPoseDetector:
             features = self._features(sample, k) if self.with_features else None
             people.append(Person(keypoints, scores, boxes[k].astype(np.float32), kp_coco,
                                  sc_coco, "coco17", features))
+        people = suppress_duplicates(people)
         boxes = [self._next_box(p, bgr.shape) for p in people]
         self._track_boxes = [b for b in boxes if b is not None]
         return people

@@ -77,7 +77,9 @@ def test_offline_run_writes_every_export(offline_run):
     assert f"{N} frames" in result.stdout
     lines = jsonl(out / "poses.jsonl")
     assert [r["frame"] for r in lines] == list(range(N))
-    assert sum(bool(r["people"]) for r in lines) >= N // 2  # the clip shows people throughout
+    # the clip shows people throughout, but its first frames are sun-glared (the detector finds
+    # the man in 7 of the first 12) and a track is shown from its 3rd matched frame (h4, issue 13)
+    assert sum(bool(r["people"]) for r in lines) >= N // 3
     person = next(r for r in lines if r["people"])["people"][0]
     assert np.array(person["joints_3d_m"]).shape == (17, 3) and np.array(person["keypoints_2d_px"]).shape == (17, 2)
     assert person["refine"]["mode"] == "uao-feature"
@@ -131,7 +133,8 @@ def test_sigkill_leaves_a_prefix_that_finalise_completes(weights, tmp_path):
                                      "--refine", "none"), cwd=REPO, env=ENV,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_for_lines(tmp_path / "poses.jsonl", 8, proc)
+        # 12 lines: tracked people are shown from the clip's 8th frame on (h4, issue 13)
+        wait_for_lines(tmp_path / "poses.jsonl", 12, proc)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
@@ -139,7 +142,7 @@ def test_sigkill_leaves_a_prefix_that_finalise_completes(weights, tmp_path):
     text = (tmp_path / "poses.jsonl").read_text()
     complete = text.splitlines() if text.endswith("\n") else text.splitlines()[:-1]
     frames = [json.loads(s)["frame"] for s in complete]
-    assert frames == list(range(len(frames))) and len(frames) >= 8
+    assert frames == list(range(len(frames))) and len(frames) >= 12
     out = subprocess.run([sys.executable, "-m", "app.finalise", str(tmp_path), "--bvh-lengths", "per-frame"],
                          cwd=REPO, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
@@ -189,7 +192,7 @@ def test_frame_with_nobody_is_recorded_and_the_run_goes_on(weights, tmp_path):
     result = run_demo(weights, "--source", str(folder), "--export", str(tmp_path / "out"))
     assert result.returncode == 0, result.stderr[-2000:]
     lines = jsonl(tmp_path / "out" / "poses.jsonl")
-    assert [len(r["people"]) for r in lines] == [1, 0, 1]
+    assert [len(r["people"]) for r in lines] == [1, 0, 2]  # c.png: the catcher on the right too (h4, issue 13)
     z = np.load(tmp_path / "out" / "poses.npz")
     assert np.isnan(z["joints_3d_m"][1]).all() and np.isfinite(z["joints_3d_m"][[0, 2], 0]).all()
 

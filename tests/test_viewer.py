@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from app.frame import PersonPose
-from app.viewer import CAMERA_TO_YUP, SkeletonViewer
+from app.track_labels import digit_strokes, track_rgb
+from app.viewer import CAMERA_TO_YUP, LABEL_ABOVE_HEAD_M, SkeletonViewer
 
 W, H = 480, 360
 
@@ -85,3 +86,53 @@ def test_camera_follows_the_person(viewer):
         near = image[int(v) - 60:int(v) + 60, int(u) - 60:int(u) + 60]
         green = (near[..., 1] > 150) & (near[..., 2] < 100)
         assert green.sum() > 100  # and the confident skeleton is drawn there
+
+
+def project(viewer, point_cam_m):
+    params = viewer.vis.get_view_control().convert_to_pinhole_camera_parameters()
+    p = params.extrinsic @ np.append(point_cam_m @ CAMERA_TO_YUP.T, 1.0)
+    u, v, _ = params.intrinsic.intrinsic_matrix @ (p[:3] / p[2])
+    return int(round(u)), int(round(v))
+
+
+def label_pixels(viewer, image_bgr, person):
+    """Pixels of the person's track colour around where the label above the head goes."""
+    head = person.joints_m[10] + person.root_m + (0.0, -LABEL_ABOVE_HEAD_M - 0.08, 0.0)  # y down
+    u, v = project(viewer, head)
+    patch = image_bgr[max(v - 25, 0):v + 25, max(u - 35, 0):u + 35, ::-1].astype(float)
+    want = track_rgb(person.track_id) * 255
+    return int((np.abs(patch - want).max(-1) < 40).sum())
+
+
+def test_every_tracked_person_stands_at_their_root_with_an_id_label(viewer):
+    sigma = np.full(17, 0.01)
+    a = PersonPose(np.zeros((17, 2)), np.ones(17), None, t_pose(), np.array([-0.9, 0.0, 4.0]), sigma, 3)
+    b = PersonPose(np.zeros((17, 2)), np.ones(17), None, t_pose(), np.array([0.9, 0.1, 5.5]), sigma, 12)
+    window = viewer.vis
+    for _ in range(30):  # let the followed camera settle
+        assert viewer.update([a, b])
+    image = viewer.capture()
+    for p in (a, b):
+        u, v = project(viewer, p.joints_m[7] + p.root_m)
+        assert 0 <= u < W and 0 <= v < H  # both in view, each at its own root
+        near = image[v - 8:v + 9, u - 8:u + 9]
+        assert ((near[..., 1] > 150) & (near[..., 2] < 100)).sum() > 10  # its confident skeleton
+        assert label_pixels(viewer, image, p) > 8, p.track_id
+    # b leaves and comes back: the same window, b's label gone and back again
+    for _ in range(30):
+        viewer.update([a])
+    alone = viewer.capture()
+    assert label_pixels(viewer, alone, a) > 8 and label_pixels(viewer, alone, b) == 0
+    for _ in range(30):
+        viewer.update([b, a])
+    assert label_pixels(viewer, viewer.capture(), b) > 8
+    assert viewer.vis is window
+
+
+def test_digit_strokes_spell_the_id():
+    assert len(digit_strokes(8)) == 7 and len(digit_strokes(1)) == 2
+    strokes = digit_strokes(17)
+    assert len(strokes) == 2 + 3  # "1" is two strokes on its cell's right, "7" three in the next cell
+    assert strokes[:2, :, 0].max() == 0.6 and strokes[2:, :, 0].min() >= 0.9
+    with pytest.raises(ValueError, match="digits"):
+        digit_strokes("x1")
