@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from lifter.uao import lift
+from lifter.refine import lift
 
 from .frame import Frame, PersonPose, clock
 

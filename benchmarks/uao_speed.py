@@ -28,18 +28,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from lifter.camera import intrinsics_from_fov, pixels_to_rays, solve_root  # noqa: E402
 from lifter.model import GUMLP, load_lifter  # noqa: E402
 from lifter.normalise import fill_missing, normalise_keypoints  # noqa: E402
-from lifter.uao import RefineOptions, _Problem, _weights, lift, reprojection_error_px  # noqa: E402
+from lifter.refine import FrameProblem, RefineOptions, lift, projection_weights, reprojection_error_px  # noqa: E402
 
 
 def naive_uao(model, kp, scores, intr, options):
     """The loop one writes first: the whole model re-run under full autograd every
     iteration (weights still recording gradients), torch.optim.Adam, a separate forward
     for the initial pose and another for the final one. Same objective as lift()
-    (_Problem.loss, whose autograd gradient lift's hand-written one reproduces)."""
-    w, valid = _weights(kp, scores, options.score_threshold)
+    (FrameProblem.loss, whose autograd gradient lift's hand-written one reproduces)."""
+    w, valid = projection_weights(kp, scores, options.score_threshold)
     x = torch.from_numpy(normalise_keypoints(kp, intr, valid))
     rays = pixels_to_rays(fill_missing(np.nan_to_num(kp), valid), intr)
-    problem = _Problem(rays, w, "cpu")
+    problem = FrameProblem(rays, w, "cpu")
     mu0, _ = model(x)
     mu0 = mu0.detach()
     z = x.clone().requires_grad_(True)
