@@ -31,13 +31,15 @@ lambda_unc (0.1) is not the paper's 0.005 (kept in RefineOptions.preset("authors
 
 Modules: options (RefineOptions, presets), objective (FrameProblem: the per-frame
 objective, its gradient and Gauss-Newton system), folded (FoldedGUMLP: the hand-written
-forward and input-gradient), solvers (the per-frame loops), lifting (lift).
+forward and input-gradient), solvers (the per-frame loops), lifting (lift), sequence
+(uao-sequence over a track's windows), live (SequenceRefiner).
 """
 from .folded import FoldedGUMLP
 from .lifting import LiftResult, lift
+from .live import SequenceRefiner
 from .objective import FrameProblem, projection_weights, reprojection_error_px
 from .options import LR, MODES, RefineOptions
 from .solvers import refine_frames
 
-__all__ = ["FoldedGUMLP", "FrameProblem", "LR", "LiftResult", "MODES", "RefineOptions", "lift",
+__all__ = ["FoldedGUMLP", "FrameProblem", "LR", "LiftResult", "MODES", "RefineOptions", "SequenceRefiner", "lift",
            "projection_weights", "refine_frames", "reprojection_error_px"]

@@ -34,7 +34,7 @@ class RefineOptions:
                                   # latent (measured: more accurate, as fast), adam for the input
     # uao-sequence only (lifter/refine/sequence.py); 0 turns a term off
     lambda_bone: float = 30.0     # per metre^2 of bone-length deviation from the person's set
-    lambda_smooth: float = 3.0    # per (m / frame^2)^2 of root-relative joint acceleration
+    lambda_smooth: float = 300.0  # per (m / frame^2)^2 of root-relative joint acceleration
     lambda_root_smooth: float = 0.3  # per (m / frame^2)^2 of root acceleration
     window: int = 32              # frames per window (offline: overlapping windows; live: the last W)
     cg_iters: int = 8             # conjugate-gradient steps per Gauss-Newton step (window system)
@@ -55,12 +55,15 @@ class RefineOptions:
         (input latent, Adam lr 1e-3, 4 iterations, lambdas 1 / 0.005, autograd's zero
         gradient of ||mu - mu0|| at rest); "live": the feature latent with Gauss-Newton,
         2 steps (converged; see benchmarks/uao_ablation.py); "sequence": uao-sequence at
-        its defaults."""
+        its defaults; "sequence-live": the live sliding window (lifter/refine/live.py), 16
+        frames, one warm-started step per frame (4 CG steps), stopping after 3 ms
+        (benchmarks/sequence_ablation.py, benchmarks/uao_speed.py)."""
         presets = {
             "authors": RefineOptions(mode="uao", iters=4, lambda_proj=1.0, lambda_unc=0.005, lr=1e-3,
                                      sticky=False, solver="adam"),
             "live": RefineOptions(mode="uao-feature", iters=2, solver="gn"),
             "sequence": RefineOptions(mode="uao-sequence"),
+            "sequence-live": RefineOptions(mode="uao-sequence", iters=1, cg_iters=4, window=16, max_ms=3.0),
         }
         if name not in presets:
             raise ValueError(f"refine preset {name!r}: unknown (expected one of {', '.join(presets)})")
