@@ -164,7 +164,7 @@ def test_live_sliding_window_is_causal_smoother_and_per_track(model):
     joints = np.stack([o[0] for o in out])
     assert joints.shape == (40, 17, 3) and out[0][1].shape == (3,) and out[0][2].shape == (17,)
     per_frame = lift(model, kp, sc, INTR, RefineOptions(mode="uao-feature"))
-    assert acceleration(joints) < 0.5 * acceleration(per_frame.joints_m)
+    assert acceleration(joints) < 0.75 * acceleration(per_frame.joints_m)  # one step per frame
     # causal: the first 10 results do not change when later frames differ
     other = SequenceRefiner(model, opts)
     again = [other.update(7, k, s, INTR) for k, s in zip(kp[:10], sc[:10])]
