@@ -111,35 +111,28 @@ class FrameProblem:
             g = torch.where(((d * d).sum(-1) == 0)[..., None], drel * shrink[..., None], g)
         return [g] if root is None else [g, dT]
 
-    def placement_jacobian(self, mu):
-        """(B, 17, 17, 3, 3) d P_j / d mu_m of the placed joints P = rel + root(rel),
-        rel = mu - mu_0, at mu (B, 17, 3), the depth guard included (camera.place_root)."""
-        rel = mu - mu[:, :1]
-        jac = place_root(rel, self.G)[1]                                 # (B, 17, 3, 3)
-        B = mu.shape[0]
-        eye = torch.eye(3, dtype=mu.dtype, device=mu.device)
-        L = torch.zeros(B, NUM_JOINTS, NUM_JOINTS, 3, 3, dtype=mu.dtype, device=mu.device)
-        idx = torch.arange(NUM_JOINTS, device=mu.device)
-        L[:, idx, idx] = eye
-        L = L + jac[:, None]
-        L[:, :, 0] -= eye + jac.sum(1)[:, None]
-        return L
-
     def linearise(self, mu, lambda_proj):
         """The weighted projection residuals r (B, 34) = sqrt(lambda_proj w) e and their
-        Jacobian J (B, 34, 51) with respect to mu (B, 17, 3), for Gauss-Newton."""
+        Jacobian J (B, 34, 51) with respect to mu (B, 17, 3), for Gauss-Newton: the
+        joints are placed at rel + root(rel), rel = mu - mu_0, and the root's own
+        Jacobian (camera.place_root) carries the depth guard."""
         B = mu.shape[0]
         rel = mu - mu[:, :1]
-        p = rel + self.root(rel)[:, None]
+        root, jac = place_root(rel, self.G)                               # jac (B, 17, 3, 3)
+        p = rel + root[:, None]
         z = p[..., 2:].clamp(min=PROJECTION_MIN_Z_M)
         q = p[..., :2] / z
         sw = (self.w * lambda_proj).sqrt()[..., None]                     # (B, 17, 1)
         r = ((q - self.rays) * self.inv_scale * sw).reshape(B, -1)
         zero = torch.zeros_like(z)
         de = torch.stack([torch.cat([1 / z, zero, -q[..., :1] / z], -1),
-                          torch.cat([zero, 1 / z, -q[..., 1:] / z], -1)], -2)  # (B, 17, 2, 3)
+                          torch.cat([zero, 1 / z, -q[..., 1:] / z], -1)], -2)  # (B, 17, 2, 3) de_j / dP_j
         de = de * (self.inv_scale[..., None] * sw[..., None])
-        J = torch.einsum("bjap,bjmpq->bjamq", de, self.placement_jacobian(mu))
+        # dP_j / drel_m = delta_jm I + jac_m; rel_m = mu_m - mu_0 moves every column into mu_0's
+        J = torch.einsum("bjap,bmpq->bjamq", de, jac)                     # (B, 17, 2, 17, 3)
+        idx = torch.arange(NUM_JOINTS, device=mu.device)
+        J[:, idx, :, idx] += de.transpose(0, 1)
+        J[:, :, :, 0] -= J.sum(3)
         return r, J.reshape(B, 2 * NUM_JOINTS, 3 * NUM_JOINTS)
 
     def gauss_newton_system(self, mu, mu0, s, options):
