@@ -27,6 +27,7 @@ preconditioned with each frame's own block: exact in one step when the temporal
 weights are 0, which then reproduces per-frame uao-feature.
 """
 import time
+from functools import lru_cache
 
 import numpy as np
 import torch
@@ -45,6 +46,17 @@ MIN_JOINTS = 4
 MUTED_PRIOR = 1e-3
 
 
+def incidence():
+    """(16, 17) +1 at each bone's child, -1 at its parent: bone vectors = INCIDENCE @ mu."""
+    inc = np.zeros((NUM_BONES, NUM_JOINTS))
+    inc[np.arange(NUM_BONES), CHILD.numpy()] = 1.0
+    inc[np.arange(NUM_BONES), PARENT.numpy()] = -1.0
+    return torch.from_numpy(inc)
+
+
+INCIDENCE = incidence()
+
+
 def bone_lengths(mu):
     """(T, 17, 3) -> (T, 16) bone lengths."""
     return torch.linalg.vector_norm(mu[:, CHILD] - mu[:, PARENT], dim=-1)
@@ -58,20 +70,30 @@ def initial_bones(mu0, present):
     return lengths.median(0).values
 
 
+@lru_cache(maxsize=8)
+def second_difference_matrix(T):
+    """(T - 2, T) float64: the accelerations of a length-T sequence."""
+    D = np.zeros((T - 2, T))
+    i = np.arange(T - 2)
+    D[i, i], D[i, i + 1], D[i, i + 2] = 1.0, -2.0, 1.0
+    return torch.from_numpy(D)
+
+
 def smoothing_matrix(T, like, mask=None):
     """(T, T) D^T diag(mask) D with D the (T - 2, T) second difference: the Gram matrix of
     the accelerations (mask (T - 2,) drops some of them)."""
-    D = torch.zeros(T - 2, T, dtype=like.dtype, device=like.device)
-    i = torch.arange(T - 2, device=like.device)
-    D[i, i], D[i, i + 1], D[i, i + 2] = 1.0, -2.0, 1.0
+    D = second_difference_matrix(T).to(like)
     return D.T @ (D * mask[:, None]) if mask is not None else D.T @ D
 
 
-def pelvis_relative_gram(like):
+def pelvis_relative_gram():
     """(51, 51) M^T M with M the map mu -> mu - mu_pelvis of one frame (flattened)."""
-    M = torch.eye(3 * NUM_JOINTS, dtype=like.dtype, device=like.device)
-    M[:, :3] -= torch.eye(3, dtype=like.dtype, device=like.device).repeat(NUM_JOINTS, 1)
-    return M.T @ M
+    M = np.eye(3 * NUM_JOINTS)
+    M[:, :3] -= np.tile(np.eye(3), (NUM_JOINTS, 1))
+    return torch.from_numpy(M.T @ M)
+
+
+PELVIS_RELATIVE_GRAM = pelvis_relative_gram()
 
 
 class Window:
@@ -91,11 +113,7 @@ class Window:
             length = torch.linalg.vector_norm(v, dim=-1)
             u = v / length.clamp(min=1e-9)[..., None]
             c = (options.lambda_bone / NUM_BONES) ** 0.5
-            Jb = mu.new_zeros(T, NUM_BONES, NUM_JOINTS, 3)
-            k = torch.arange(NUM_BONES)
-            Jb[:, k, CHILD] = c * u
-            Jb[:, k, PARENT] = -c * u
-            Jb = Jb.reshape(T, NUM_BONES, -1)
+            Jb = (c * u[:, :, None, :] * INCIDENCE.to(mu)[None, :, :, None]).reshape(T, NUM_BONES, -1)
             H = H + Jb.transpose(1, 2) @ Jb
             g = g + (Jb.transpose(1, 2) @ (c * (length - bones))[..., None])[..., 0]
         self.coupled = T >= 3 and (options.lambda_smooth > 0 or options.lambda_root_smooth > 0)
@@ -108,7 +126,7 @@ class Window:
             diag = lambda m: torch.diagonal(m)[:, None, None]  # noqa: E731
             if options.lambda_smooth > 0:   # quadratic in mu: gradient = its matrix times mu
                 self.S = smoothing_matrix(T, mu) * (options.lambda_smooth / NUM_JOINTS)
-                self.MtM = pelvis_relative_gram(mu)
+                self.MtM = PELVIS_RELATIVE_GRAM.to(mu)
                 g = g + self.S @ mu.reshape(T, -1) @ self.MtM
                 P = P + diag(self.S) * self.MtM
             if options.lambda_root_smooth > 0:
