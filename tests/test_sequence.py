@@ -180,3 +180,12 @@ def test_live_sliding_window_is_causal_smoother_and_per_track(model):
         SequenceRefiner(model, RefineOptions(mode="uao-feature"))
     with pytest.raises(ValueError, match="^refine window 2"):
         SequenceRefiner(model, replace(opts, window=2))
+
+
+def test_no_prior_and_all_empty_tracks_stay_finite(model):
+    kp, sc = noisy_track(T=10)
+    kp[4] = np.nan
+    res = lift(model, kp, sc, INTR, RefineOptions(mode="uao-sequence", lambda_unc=0.0))
+    assert np.isfinite(res.joints_m).all() and np.isfinite(res.root_m).all()
+    nobody = lift(model, np.full((6, 17, 2), np.nan), np.zeros((6, 17)), INTR, RefineOptions(mode="uao-sequence"))
+    assert np.isfinite(nobody.joints_m).all() and np.isfinite(nobody.root_m).all()

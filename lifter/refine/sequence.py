@@ -106,7 +106,8 @@ class Window:
         keep = torch.where(present, 1.0, MUTED_PRIOR).to(mu.dtype)[:, None]
         prior2 = (options.lambda_unc / NUM_JOINTS) * torch.exp(-2 * s) * keep      # (T, 17)
         prior2 = prior2[..., None].expand(T, NUM_JOINTS, 3).reshape(T, -1)
-        H = J.transpose(1, 2) @ J + torch.diag_embed(prior2)
+        # + 1e-9: without the prior (lambda_unc 0) the pelvis translation is free
+        H = J.transpose(1, 2) @ J + torch.diag_embed(prior2 + 1e-9)
         g = (J.transpose(1, 2) @ r[..., None])[..., 0] + prior2 * (mu - mu0).reshape(T, -1)
         if options.lambda_bone > 0:
             v = mu[:, CHILD] - mu[:, PARENT]
@@ -118,11 +119,11 @@ class Window:
             g = g + (Jb.transpose(1, 2) @ (c * (length - bones))[..., None])[..., 0]
         self.coupled = T >= 3 and (options.lambda_smooth > 0 or options.lambda_root_smooth > 0)
         self.H, self.S, self.Sr = H, None, None
+        P = H
         if self.coupled:
             # Structured, never dense: the joint smoothness is (lambda / 17) S v M^T M with
             # S = D^T D (T, T) over time and M the per-frame pelvis-relative map; the root
             # smoothness Jr^T Sr Jr v. A few small matrix products per CG step.
-            P = H
             diag = lambda m: torch.diagonal(m)[:, None, None]  # noqa: E731
             if options.lambda_smooth > 0:   # quadratic in mu: gradient = its matrix times mu
                 self.S = smoothing_matrix(T, mu) * (options.lambda_smooth / NUM_JOINTS)
@@ -140,8 +141,6 @@ class Window:
                 self.Sr = smoothing_matrix(T, mu, p[:-2] * p[1:-1] * p[2:]) * options.lambda_root_smooth
                 g = g + (self.Jr.transpose(1, 2) @ (self.Sr @ root)[..., None])[..., 0]
                 P = P + diag(self.Sr) * self.Jr.transpose(1, 2) @ self.Jr
-        else:
-            P = H
         self.g = g
         self.P = torch.linalg.cholesky(P)                                 # block-Jacobi
 
