@@ -3,7 +3,7 @@
 Gauss-Newton solver, and Adam as the paper's UAO*), a naive full-autograd baseline,
 `uao-sequence` offline (a 64-frame track in one call, batch 64 only) and live
 (SequenceRefiner.update, the "sequence-live" preset: one person-frame into a warm
-16-frame window, batch 1 only), all measured in one run, interleaved round by round so
+8-frame window, batch 1 only), all measured in one run, interleaved round by round so
 that load from other processes hits every variant alike. `sequence_live_added_ms` is
 what the live sliding window adds to the lifter per person-frame.
 
@@ -123,9 +123,10 @@ def main():
         "naive_uao_default_threads_ms": lambda kp, sc: with_threads(
             default_threads, lambda: naive_uao(model, kp, sc, intr, opts["naive"])),
     }
-    live = SequenceRefiner(model, RefineOptions.preset("sequence-live"))
-    warm_kp, warm_sc = frames(16, rng, intr)
-    for k, c in zip(warm_kp, warm_sc):  # a full window, as after the first 16 frames of a track
+    live_options = RefineOptions.preset("sequence-live")
+    live = SequenceRefiner(model, live_options)
+    warm_kp, warm_sc = frames(live_options.window, rng, intr)
+    for k, c in zip(warm_kp, warm_sc):  # a full window, as after the first frames of a track
         live.update(0, k, c, intr)
     per_batch = {1: {"sequence_live_ms": lambda kp, sc: live.update(0, kp[0], sc[0], intr)},
                  64: {"uao_sequence_ms": lambda kp, sc: lift(model, kp, sc, intr, RefineOptions(mode="uao-sequence"))}}
@@ -170,7 +171,7 @@ def main():
                   f"(uao {d['naive_default_threads_over_uao']:.2f}x faster; "
                   f"{d['naive_over_uao_both_default_threads']:.2f}x with uao on {default_threads} threads too)")
             if "sequence_live_ms" in d:
-                print(f"          {clock} live uao-sequence (sliding window of 16, one person-frame): "
+                print(f"          {clock} live uao-sequence (sliding window of {live_options.window}, one person-frame): "
                       f"{d['sequence_live_ms']:.2f} ms, adds {d['sequence_live_added_ms']:.2f} ms to the lifter")
             if "uao_sequence_ms" in d:
                 print(f"          {clock} offline uao-sequence (a 64-frame track): {d['uao_sequence_ms']:.2f} ms/frame")

@@ -55,7 +55,7 @@ class RefineOptions:
         (input latent, Adam lr 1e-3, 4 iterations, lambdas 1 / 0.005, autograd's zero
         gradient of ||mu - mu0|| at rest); "live": the feature latent with Gauss-Newton,
         2 steps (converged; see benchmarks/uao_ablation.py); "sequence": uao-sequence at
-        its defaults; "sequence-live": the live sliding window (lifter/refine/live.py), 16
+        its defaults; "sequence-live": the live sliding window (lifter/refine/live.py), 8
         frames, one warm-started step per frame (4 CG steps), stopping after 3 ms
         (benchmarks/sequence_ablation.py, benchmarks/uao_speed.py)."""
         presets = {
@@ -63,7 +63,7 @@ class RefineOptions:
                                      sticky=False, solver="adam"),
             "live": RefineOptions(mode="uao-feature", iters=2, solver="gn"),
             "sequence": RefineOptions(mode="uao-sequence"),
-            "sequence-live": RefineOptions(mode="uao-sequence", iters=1, cg_iters=4, window=16, max_ms=3.0),
+            "sequence-live": RefineOptions(mode="uao-sequence", iters=1, cg_iters=4, window=8, max_ms=3.0),
         }
         if name not in presets:
             raise ValueError(f"refine preset {name!r}: unknown (expected one of {', '.join(presets)})")
