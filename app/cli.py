@@ -180,7 +180,7 @@ def run(args, signals=None):
 
     from detectors import make_detector
     from lifter.model import load_lifter
-    from lifter.uao import RefineOptions
+    from lifter.refine import RefineOptions
 
     from .exports import prepare_export_dir
     from .outputs import Outputs

@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from lifter.uao import lift
+from lifter.refine import lift
 
 from .frame import Frame, PersonPose, clock
 from .stats import ROLLING_FRAMES, RunningStat, StageTimes

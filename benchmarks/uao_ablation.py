@@ -32,7 +32,7 @@ from lifter.camera import Intrinsics  # noqa: E402
 from lifter.generator import eval_samples  # noqa: E402
 from lifter.metrics import mpjpe, p_mpjpe  # noqa: E402
 from lifter.model import load_lifter  # noqa: E402
-from lifter.uao import LR, RefineOptions, lift  # noqa: E402
+from lifter.refine import LR, RefineOptions, lift  # noqa: E402
 
 MOCAP = [SHARED / "data" / "cmu-mocap", SHARED / "data" / "hdm05-subset", SHARED / "data" / "cmu-bvh"]
 HELDOUT = ["14", "55", "HDM_tr", "bvh_75_19"]   # configs/train_default.yaml val_subjects

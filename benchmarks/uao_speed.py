@@ -1,8 +1,11 @@
 """Speed of the UAO refiner on this machine: ms per frame for the lifter alone, lifter +
 `uao` (input latent, Adam), lifter + `uao-feature` (feature latent, the default
-Gauss-Newton solver, and Adam as the paper's UAO*) and a naive full-autograd
-baseline, at batch 1 and batch 64, all measured in one run, interleaved round by round
-so that load from other processes hits every variant alike.
+Gauss-Newton solver, and Adam as the paper's UAO*), a naive full-autograd baseline,
+`uao-sequence` offline (a 64-frame track in one call, batch 64 only) and live
+(SequenceRefiner.update, the "sequence-live" preset: one person-frame into a warm
+8-frame window, batch 1 only), all measured in one run, interleaved round by round so
+that load from other processes hits every variant alike. `sequence_live_added_ms` is
+what the live sliding window adds to the lifter per person-frame.
 
     python benchmarks/uao_speed.py [--weights W] [--iters 4] [--threads 1] [--json OUT]
 
@@ -28,18 +31,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from lifter.camera import intrinsics_from_fov, pixels_to_rays, solve_root  # noqa: E402
 from lifter.model import GUMLP, load_lifter  # noqa: E402
 from lifter.normalise import fill_missing, normalise_keypoints  # noqa: E402
-from lifter.uao import RefineOptions, _Problem, _weights, lift, reprojection_error_px  # noqa: E402
+from lifter.refine import (FrameProblem, RefineOptions, SequenceRefiner, lift, projection_weights,  # noqa: E402
+                           reprojection_error_px)
 
 
 def naive_uao(model, kp, scores, intr, options):
     """The loop one writes first: the whole model re-run under full autograd every
     iteration (weights still recording gradients), torch.optim.Adam, a separate forward
     for the initial pose and another for the final one. Same objective as lift()
-    (_Problem.loss, whose autograd gradient lift's hand-written one reproduces)."""
-    w, valid = _weights(kp, scores, options.score_threshold)
+    (FrameProblem.loss, whose autograd gradient lift's hand-written one reproduces)."""
+    w, valid = projection_weights(kp, scores, options.score_threshold)
     x = torch.from_numpy(normalise_keypoints(kp, intr, valid))
     rays = pixels_to_rays(fill_missing(np.nan_to_num(kp), valid), intr)
-    problem = _Problem(rays, w, "cpu")
+    problem = FrameProblem(rays, w, "cpu")
     mu0, _ = model(x)
     mu0 = mu0.detach()
     z = x.clone().requires_grad_(True)
@@ -119,17 +123,25 @@ def main():
         "naive_uao_default_threads_ms": lambda kp, sc: with_threads(
             default_threads, lambda: naive_uao(model, kp, sc, intr, opts["naive"])),
     }
+    live_options = RefineOptions.preset("sequence-live")
+    live = SequenceRefiner(model, live_options)
+    warm_kp, warm_sc = frames(live_options.window, rng, intr)
+    for k, c in zip(warm_kp, warm_sc):  # a full window, as after the first frames of a track
+        live.update(0, k, c, intr)
+    per_batch = {1: {"sequence_live_ms": lambda kp, sc: live.update(0, kp[0], sc[0], intr)},
+                 64: {"uao_sequence_ms": lambda kp, sc: lift(model, kp, sc, intr, RefineOptions(mode="uao-sequence"))}}
     results = {"model": source, "threads": torch.get_num_threads(), "iters": args.iters,
                "load_average": list(os.getloadavg())}
     for batch in (1, 64):
         kp, sc = frames(batch, rng, intr)
         rounds = args.rounds if batch == 1 else max(3, args.rounds // 6)
-        times = {k: [] for k in variants}
-        cpu = {k: [] for k in variants}
-        for f in variants.values():  # warm-up
+        batch_variants = {**variants, **per_batch[batch]}
+        times = {k: [] for k in batch_variants}
+        cpu = {k: [] for k in batch_variants}
+        for f in batch_variants.values():  # warm-up
             f(kp, sc)
         for _ in tqdm(range(rounds), desc=f"batch {batch}", leave=False):
-            for k, f in variants.items():
+            for k, f in batch_variants.items():
                 t, c = time.perf_counter(), time.process_time()
                 f(kp, sc)
                 times[k].append((time.perf_counter() - t) * 1e3 / batch)
@@ -145,6 +157,8 @@ def main():
             d["naive_default_threads_over_uao"] = d["naive_uao_default_threads_ms"] / d["uao_ms"]
             d["naive_over_uao_both_default_threads"] = (d["naive_uao_default_threads_ms"]
                                                         / d["uao_default_threads_ms"])
+            if "sequence_live_ms" in d:
+                d["sequence_live_added_ms"] = d["sequence_live_ms"] - d["lifter_ms"]
         results[f"batch_{batch}"] = r
         for clock, d in (("wall", r), ("cpu ", r["cpu"])):
             print(f"batch {batch:3d} {clock} (ms/frame, median of {rounds}): forward {d['forward_ms']:.2f} | "
@@ -156,6 +170,11 @@ def main():
                   f"default {default_threads} threads {d['naive_uao_default_threads_ms']:.2f} "
                   f"(uao {d['naive_default_threads_over_uao']:.2f}x faster; "
                   f"{d['naive_over_uao_both_default_threads']:.2f}x with uao on {default_threads} threads too)")
+            if "sequence_live_ms" in d:
+                print(f"          {clock} live uao-sequence (sliding window of {live_options.window}, one person-frame): "
+                      f"{d['sequence_live_ms']:.2f} ms, adds {d['sequence_live_added_ms']:.2f} ms to the lifter")
+            if "uao_sequence_ms" in d:
+                print(f"          {clock} offline uao-sequence (a 64-frame track): {d['uao_sequence_ms']:.2f} ms/frame")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(results, indent=2))

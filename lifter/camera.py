@@ -167,29 +167,67 @@ def camera_to_world(points_cam, R_world_to_cam, cam_centre_world):
     return np.asarray(points_cam) @ np.asarray(R_world_to_cam) + cam_centre_world
 
 
-def solve_root(joints_rel_m, rays, weights, min_depth_m=0.3):
-    """Closed-form least-squares root translation T so that joints + T project onto rays.
+# Depth floor of the root solve: every joint at least this far in front of the camera
+# (the linear least-squares solve has no notion of "in front").
+MIN_DEPTH_M = 0.3
+
+
+def _xp(a):
+    if isinstance(a, np.ndarray):
+        return np
+    import torch
+    return torch
+
+
+def root_map(rays, weights):
+    """(B, J, 3, 3) G: the unguarded least-squares root is T = sum_j G_j X_j.
+
+    rays (B, J, 2) undistorted rays, weights (B, J) (0 = ignore; NaN rays must carry
+    weight 0). Each joint gives two equations linear in T, A_j T = b_j with
+    A_j = [[1, 0, -x], [0, 1, -y]] and b_j = [x Z - X, y Z - Y] = -A_j X_j, so the normal
+    equations K T = -sum_j w_j A_j^T A_j X_j have a matrix K fixed by rays and weights:
+    the root is a linear map of the root-relative joints. numpy or torch.
+    """
+    xp = _xp(rays)
+    x, y = rays[..., 0], rays[..., 1]
+    zero, one = x * 0, x * 0 + 1
+    A = xp.stack([xp.stack([one, zero, -x], -1), xp.stack([zero, one, -y], -1)], -2)  # (B, J, 2, 3)
+    wAA = xp.einsum("bj,bjki,bjkl->bjil", weights, A, A)                                # (B, J, 3, 3)
+    eye = np.eye(3) if xp is np else xp.eye(3, dtype=rays.dtype, device=rays.device)
+    K = wAA.sum(1) + 1e-9 * eye
+    return -xp.einsum("bik,bjkl->bjil", xp.linalg.inv(K), wAA)
+
+
+def place_root(joints_rel_m, G, min_depth_m=MIN_DEPTH_M):
+    """The root T (B, 3) of joints_rel_m (B, J, 3) under the map G of `root_map`, with
+    the one depth guard, and its exact Jacobian dT/dX (B, J, 3, 3).
+
+    Guard: T_z is raised to min_depth_m - min_j Z_j when that is larger, so every joint
+    stays min_depth_m in front of the camera; there dT_z/dX is -1 on the nearest joint's
+    Z and 0 elsewhere. numpy or torch (no host reads: safe inside a device loop).
+    """
+    xp = _xp(joints_rel_m)
+    T = xp.einsum("bjil,bjl->bi", G, joints_rel_m)
+    gap = min_depth_m - joints_rel_m[..., 2]                       # (B, J)
+    nearest = gap.argmax(-1)[..., None]                            # (B, 1)
+    z_min = xp.take_along_axis(gap, nearest, -1) if xp is np else gap.gather(-1, nearest)
+    guarded = T[..., 2:] < z_min                                   # (B, 1)
+    cat = np.concatenate if xp is np else xp.cat
+    root = cat([T[..., :2], xp.where(guarded, z_min, T[..., 2:])], -1)
+    J = joints_rel_m.shape[-2]
+    arange = np.arange(J) if xp is np else xp.arange(J, device=G.device)
+    is_nearest = (arange == nearest).astype(G.dtype) if xp is np else (arange == nearest).to(G.dtype)
+    z_row = xp.where(guarded[..., None], 0.0 * G[..., 2, :], G[..., 2, :])      # (B, J, 3)
+    z_row = cat([z_row[..., :2], z_row[..., 2:] - is_nearest[..., None] * guarded[..., None]], -1)
+    jac = cat([G[..., :2, :], z_row[..., None, :]], -2)
+    return root, jac
+
+
+def solve_root(joints_rel_m, rays, weights, min_depth_m=MIN_DEPTH_M):
+    """Closed-form least-squares root translation T (B, 3) so that joints + T project
+    onto rays, every joint kept min_depth_m in front (`root_map` + `place_root`).
 
     joints_rel_m (B, J, 3) root-relative, rays (B, J, 2) undistorted rays, weights (B, J)
-    (0 = ignore; NaN rays must carry weight 0). Each joint gives two equations linear in T:
-    (X + Tx) - x (Z + Tz) = 0 and (Y + Ty) - y (Z + Tz) = 0. Returns T (B, 3).
-    Guard: the solution's depth is clamped so every joint stays at least `min_depth_m`
-    in front of the camera (the linear solve has no notion of "in front").
-    Works on numpy arrays and (differentiably) on torch tensors.
+    (0 = ignore; NaN rays must carry weight 0). numpy or (differentiably) torch.
     """
-    if isinstance(joints_rel_m, np.ndarray):
-        xp, cat, eye = np, np.concatenate, np.eye(3)
-    else:
-        import torch as xp
-        cat, eye = xp.cat, xp.eye(3, dtype=rays.dtype, device=rays.device)
-    x, y = rays[..., 0], rays[..., 1]
-    X, Y, Z = joints_rel_m[..., 0], joints_rel_m[..., 1], joints_rel_m[..., 2]
-    zeros, ones = x * 0, x * 0 + 1
-    a = xp.stack([xp.stack([ones, zeros, -x], -1), xp.stack([zeros, ones, -y], -1)], -2)  # (B, J, 2, 3)
-    b = xp.stack([x * Z - X, y * Z - Y], -1)                                              # (B, J, 2)
-    wa = a * weights[..., None, None]
-    ata = xp.einsum("bjki,bjkl->bil", wa, a) + 1e-9 * eye
-    atb = xp.einsum("bjki,bjk->bi", wa, b)
-    T = xp.linalg.solve(ata, atb[..., None])[..., 0]
-    z_min = xp.amax(min_depth_m - Z, -1)[..., None]
-    return cat([T[..., :2], xp.maximum(T[..., 2:], z_min)], -1)
+    return place_root(joints_rel_m, root_map(rays, weights), min_depth_m)[0]

@@ -19,7 +19,7 @@ from .camera import Intrinsics
 from .metrics import mpjpe, p_mpjpe, pearson, per_joint_error, spearman
 from .model import load_lifter
 from .skeleton import FLIP_PERM, JOINTS, to_lifter_input
-from .uao import RefineOptions, lift
+from .refine import RefineOptions, lift
 
 
 def _slice_intr(intr, sl):

@@ -10,7 +10,8 @@ import torch
 from lifter.camera import Intrinsics, intrinsics_from_fov, pixels_to_rays, project, solve_root
 from lifter.model import GUMLP, load_lifter, save_lifter
 from lifter.normalise import normalise_keypoints
-from lifter.uao import LiftResult, RefineOptions, _fast, _Problem, _refine, _weights, lift
+from lifter.refine import (FoldedGUMLP, FrameProblem, LiftResult, RefineOptions, lift, projection_weights,
+                           refine_frames)
 
 STICK = np.array([[0, 0], [-.1, 0], [-.1, .45], [-.1, .9], [.1, 0], [.1, .45], [.1, .9],
                   [0, -.25], [0, -.5], [0, -.6], [0, -.7], [.18, -.48], [.2, -.2], [.22, .05],
@@ -50,7 +51,7 @@ def test_root_recovered_exactly_from_noise_free_projections():
     w = rng.uniform(0.3, 1.0, (B, 17))
     w[:, 5] = 0.0  # an ignored joint must not matter
     np.testing.assert_allclose(solve_root(joints, rays, w), root, atol=1e-6)
-    problem = _Problem(rays, w, "cpu")
+    problem = FrameProblem(rays, w, "cpu")
     got = problem.root(torch.tensor(joints, dtype=torch.float32)).numpy()
     assert np.all(np.abs(got - root) < 1e-3 * root[:, 2:])  # float32 arithmetic
 
@@ -62,13 +63,17 @@ def test_linear_root_matches_solve_root_including_depth_guard():
     rel = rng.normal(0, 0.4, (4, 17, 3))
     rel[3, 7, 2] = -5.0  # a joint far in front of the pelvis: the guard must push the root back
     expected = solve_root(rel, rays, w)
-    got = _Problem(rays, w, "cpu").root(torch.tensor(rel, dtype=torch.float32)).numpy()
+    got = FrameProblem(rays, w, "cpu").root(torch.tensor(rel, dtype=torch.float32)).numpy()
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
     assert got[3, 2] >= 5.3 - 1e-4
 
 
-def test_fast_paths_match_the_module_and_autograd(model):
-    fast = _fast(model)
+def test_folded_network_matches_the_module_and_autograd_at_the_shipped_depth():
+    """The shipped architecture (GUMLP's defaults: width 256, 3 blocks), random weights."""
+    torch.manual_seed(4)
+    model = GUMLP().eval()
+    assert model.config["blocks"] == 3
+    fast = FoldedGUMLP(model)
     x = torch.randn(3, 17, 2)
     with torch.no_grad():
         f_ref = model.encode(x)
@@ -85,11 +90,36 @@ def test_fast_paths_match_the_module_and_autograd(model):
     with torch.no_grad():
         got = fast.encode_vjp(fast.decode_vjp(dmu, norm), cache)
     torch.testing.assert_close(got, ref, atol=1e-5, rtol=1e-3)
+    # it reads the module's own weights: a changed module is followed, nothing goes stale
+    with torch.no_grad():
+        model.mean_head.fc2.bias.add_(1.0)
+        changed = FoldedGUMLP(model).decode(FoldedGUMLP(model).encode(x))[0]
+    torch.testing.assert_close(changed, mu_ref + 1.0, atol=1e-4, rtol=1e-4)
+
+
+def test_gauss_newton_jacobian_matches_finite_differences_with_the_depth_guard_active():
+    rng = np.random.default_rng(8)
+    pose = rng.normal(0, 0.3, (3, 17, 3)) + [0.2, 0.1, 4.0]
+    rays = pose[..., :2] / pose[..., 2:] + rng.normal(0, 0.01, (3, 17, 2))
+    problem = FrameProblem(rays, rng.uniform(0.2, 1, (3, 17)), "cpu", dtype=torch.float64)
+    mu = torch.tensor(pose - pose[:, :1])
+    mu[1, 9, 2] = -6.0  # a joint far in front of the pelvis: the guard sets the root depth
+    rel = mu - mu[:, :1]
+    T_free = torch.einsum("bjil,bjl->bi", problem.G, rel)
+    guarded = problem.root(rel)[:, 2] > T_free[:, 2] + 1e-9
+    assert guarded.tolist() == [False, True, False]
+    J = problem.linearise(mu, 2.0)[1]                                  # (B, 34, 51)
+    eps = 1e-6
+    for m, c in ((0, 2), (9, 2), (9, 0), (4, 1)):
+        d = torch.zeros_like(mu)
+        d[:, m, c] = eps
+        fd = (problem.linearise(mu + d, 2.0)[0] - problem.linearise(mu - d, 2.0)[0]) / (2 * eps)
+        torch.testing.assert_close(J[:, :, 3 * m + c], fd, atol=1e-6, rtol=1e-5)
 
 
 def test_hand_gradients_match_autograd_of_the_objective():
     rng = np.random.default_rng(3)
-    problem = _Problem(rng.normal(0, 0.2, (4, 17, 2)), rng.uniform(0, 1, (4, 17)), "cpu")
+    problem = FrameProblem(rng.normal(0, 0.2, (4, 17, 2)), rng.uniform(0, 1, (4, 17)), "cpu")
     mu = torch.randn(4, 17, 3) * 0.3
     mu[3, 4, 2] = -4.0  # exercises the depth guard
     mu0 = mu + 0.02 * torch.randn(4, 17, 3)
@@ -239,9 +269,9 @@ def test_refinement_loop_never_reads_device_values(model, options):
     a data-dependent shape) raises: the whole loop running there proves it has none."""
     kp, sc = frames(2)
     meta = GUMLP(**model.config).to("meta").eval()  # the architecture, no values
-    problem = _Problem(pixels_to_rays(kp, INTR), _weights(kp, sc, options.score_threshold)[0], "meta")
+    problem = FrameProblem(pixels_to_rays(kp, INTR), projection_weights(kp, sc, options.score_threshold)[0], "meta")
     x = torch.empty(2, 17, 2, device="meta")
-    mu0, mu, s, done = _refine(_fast(meta), x, problem, options)
+    mu0, mu, s, done = refine_frames(FoldedGUMLP(meta), x, problem, options)
     assert done == 3 and mu.device.type == "meta" and mu.shape == (2, 17, 3) and s.shape == (2, 17)
 
 
