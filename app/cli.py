@@ -11,12 +11,14 @@ import os
 import sys
 import time
 import traceback
+from dataclasses import replace
 from pathlib import Path
 
 import yaml
 
 from detectors.blazepose import DEFAULT_MAX_PEOPLE
 from lifter.camera import DEFAULT_HFOV_DEG, intrinsics_from_fov, load_calibration
+from lifter.refine.options import MODES
 from lifter.skeleton import JOINTS, PARENTS
 
 from .signals import StopOnSignal
@@ -52,9 +54,12 @@ def build_parser():
            "one more the detector may look for costs ~10 ms per frame (default: %(default)s)")
     a("--weights", default=DEFAULT_WEIGHTS, metavar="PATH",
       help="lifter checkpoint (default: %(default)s, relative to the repository)")
-    a("--refine", choices=("none", "uao", "uao-feature"), default="uao-feature",
-      help="test-time refinement of the lifted pose (default: %(default)s)")
-    a("--iters", type=int, default=4, help="refinement iterations (default: %(default)s)")
+    a("--refine", choices=MODES, default="uao-feature",
+      help="test-time refinement: none, uao (refines the normalised 2D input), uao-feature (the "
+           "feature latent, per frame), uao-sequence (each track over its last 8 frames, shared "
+           "bone lengths and temporal smoothness; its live preset) (default: %(default)s)")
+    a("--iters", type=int, default=4, help="refinement iterations per frame; uao-sequence runs its live "
+                                          "preset's one warm-started step (default: %(default)s)")
     a("--refine-solver", choices=("auto", "adam", "gn"), default="auto",
       help="refinement optimiser: adam, gn (Gauss-Newton, uao-feature only), or auto = the measured "
            "best per latent: gn for uao-feature, adam for uao (default: %(default)s)")
@@ -196,8 +201,12 @@ def run(args, signals=None):
         prepare_export_dir(args.export)
     weights = weights_path(args.weights)
     solver = None if args.refine_solver == "auto" else args.refine_solver
-    refine = RefineOptions(mode=args.refine, iters=args.iters, score_threshold=args.score_threshold,
-                           max_ms=args.refine_max_ms, solver=solver)
+    if args.refine == "uao-sequence":  # the measured live preset; --refine-max-ms overrides its budget
+        live = RefineOptions.preset("sequence-live")
+        refine = replace(live, score_threshold=args.score_threshold, max_ms=args.refine_max_ms or live.max_ms)
+    else:
+        refine = RefineOptions(mode=args.refine, iters=args.iters, score_threshold=args.score_threshold,
+                               max_ms=args.refine_max_ms, solver=solver)
     refine.check()
     intrinsics_for = make_intrinsics(args)
     if args.device == "cuda" and not torch.cuda.is_available():

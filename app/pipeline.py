@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from lifter.refine import lift
+from lifter.refine import SequenceRefiner, lift
 
 from .frame import Frame, PersonPose, clock
 from .stats import ROLLING_FRAMES, RunningStat, StageTimes
@@ -51,7 +51,8 @@ class Pipeline:
                  tracker=None, smoother=None):
         """source: app.sources object; detector: frame -> list[detectors.Person];
         model: loaded GUMLP; intrinsics_for(width, height) -> lifter.camera.Intrinsics;
-        refine: lifter.uao.RefineOptions; outputs: app.outputs.Outputs;
+        refine: lifter.refine.RefineOptions (mode "uao-sequence": each
+        track refined over its recent frames by a lifter.refine.SequenceRefiner); outputs: app.outputs.Outputs;
         det_width: detect on a copy resized to this width (0 = full size), keypoints are
         scaled back to original pixels; tracker: app.tracker.Tracker giving people their
         track_id (only people on confirmed tracks go on), None = every person, untracked;
@@ -62,6 +63,7 @@ class Pipeline:
         self.live, self.max_frames, self.det_width, self.device = live, max_frames, det_width, device
         self.progress, self.drain_s = progress, drain_s
         self.tracker, self.smoother = tracker, smoother
+        self.sequence = SequenceRefiner(model, refine, device) if refine.mode == "uao-sequence" else None
         self.times = StageTimes(STAGES)
         self.latency_ms = RunningStat()  # capture to output done, per finished frame
         # stop flags are plain attributes, not locks: request_stop runs in signal handlers
@@ -216,7 +218,9 @@ class Pipeline:
         if self.tracker is not None:  # ids first: only people on confirmed tracks are lifted
             frame.people = self.tracker.update(frame.people, frame.time_s)
         people = frame.people
-        if people:  # everyone in the frame in one batched call
+        if self.sequence is not None:
+            self._lift_sequences(frame)
+        elif people:  # everyone in the frame in one batched call
             h, w = frame.image.shape[:2]
             result = lift(self.model, np.stack([p.keypoints_px for p in people]),
                           np.stack([p.scores for p in people]), self.intrinsics_for(w, h),
@@ -230,6 +234,20 @@ class Pipeline:
         ready = self.smoother.push(frame) if self.smoother is not None else [frame]
         frame.record("lift", start)
         return ready
+
+    def _lift_sequences(self, frame):
+        """uao-sequence: each person refined with their own track's recent frames; the
+        windows of tracks the tracker has ended are dropped."""
+        h, w = frame.image.shape[:2]
+        intr = self.intrinsics_for(w, h)
+        for slot, p in enumerate(frame.people):
+            key = p.track_id if p.track_id is not None else slot
+            p.joints_m, p.root_m, p.sigma_m = self.sequence.update(key, p.keypoints_px, p.scores, intr)
+        if self.tracker is not None:
+            alive = {t.track_id for t in self.tracker.tracks}
+            for key in [k for k in self.sequence.tracks if k not in alive]:
+                self.sequence.forget(key)
+        frame.refine = {"mode": self.refine.mode, "iters": self.refine.iters if frame.people else 0}
 
     # --- main thread ----------------------------------------------------------------
     def hud_lines(self, frame, fps, dropped):

@@ -15,7 +15,7 @@ from app.sources import Captured
 from app.stats import ROLLING_FRAMES, RunningStat
 from lifter.camera import intrinsics_from_fov
 from lifter.model import GUMLP
-from lifter.uao import RefineOptions
+from lifter.refine import RefineOptions
 
 W, H = 64, 48
 DRAIN_S = 1.0
