@@ -11,6 +11,7 @@ value of the wrong kind, is a one-line `ConfigError` (a ValueError) naming the f
 """
 import argparse
 import os
+import sys
 from pathlib import Path
 
 import yaml
@@ -53,7 +54,9 @@ def weights_path(path=DEFAULT_WEIGHTS):
 
 
 def comma_list(text):
-    """argparse type: "S9, S11" -> ["S9", "S11"] (a YAML list is taken as it is)."""
+    """argparse type: "S9, S11" -> ["S9", "S11"]; a YAML list gives its items as strings."""
+    if isinstance(text, (list, tuple)):
+        return [str(x) for x in text]
     return [x.strip() for x in str(text).split(",") if x.strip()]
 
 
@@ -71,23 +74,30 @@ def _check_value(path, key, action, value):
             raise ConfigError(f"config {path}: {key} must be true or false, not {value!r}")
         return value
     kind = action.type
+    if action.nargs in ("+", "*"):  # a list option: each item checked as the option's type
+        items = value if isinstance(value, list) else [value]
+        return [_check_value(path, key, _Item(action), v) for v in items]
     if kind in (int, float):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and value != int(value)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and not float(value).is_integer()):
             raise ConfigError(f"config {path}: {key} must be {'a whole number' if kind is int else 'a number'}, "
                               f"not {value!r}")
         value = kind(value)
-    elif kind is not None and isinstance(value, str):
+    elif kind is not None:  # a converter (str, comma_list, ...) takes text and parsed YAML alike
         try:
             value = kind(value)
-        except (TypeError, ValueError) as e:
+        except (TypeError, ValueError, argparse.ArgumentTypeError) as e:
             raise ConfigError(f"config {path}: {key}: {e}") from None
-    if action.nargs in ("+", "*") and not isinstance(value, list):
-        value = [value]
-    if action.choices is not None:
-        for v in value if isinstance(value, list) else [value]:
-            if v not in action.choices:
-                raise ConfigError(f"config {path}: {key} {v!r} is not one of {', '.join(map(str, action.choices))}")
+    if action.choices is not None and value not in action.choices:
+        raise ConfigError(f"config {path}: {key} {value!r} is not one of {', '.join(map(str, action.choices))}")
     return value
+
+
+class _Item:
+    """One item of a list option, for _check_value."""
+    nargs = None
+
+    def __init__(self, action):
+        self.type, self.choices = action.type, action.choices
 
 
 def load_config(path, parser):
@@ -129,7 +139,7 @@ def parse_args(parser, argv):
     Returns (namespace, sources): sources maps every option to "default", "file" or
     "command line", so a command can apply presets below explicit options (see train --quick).
     """
-    argv = normalise_argv(list(argv))
+    argv = normalise_argv(sys.argv[1:] if argv is None else list(argv))
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--config")
     first, _ = pre.parse_known_args(argv)

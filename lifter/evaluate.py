@@ -103,7 +103,7 @@ def build_parser():
     a("--config", metavar="FILE", help="YAML file with any of these options (command line wins)")
     a("--weights", default=config.DEFAULT_WEIGHTS, help="lifter checkpoint (default: %(default)s)")
     a("--h36m", help="folder with data_3d_h36m.npz and data_2d_h36m_<keypoints>.npz")
-    a("--mocap", nargs="+", help="mocap folder(s); with --subjects")
+    a("--mocap", nargs="+", type=str, help="mocap folder(s); with --subjects")
     a("--keypoints", default="gt", help="Human3.6M: 2D file suffix, gt | cpn_ft_h36m_dbb | <SUFFIX> "
       "(see python -m lifter.noise2d); mocap sequences: gt = exact 2D, anything else = the "
       "detector-like noise model (default: %(default)s)")
