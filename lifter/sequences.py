@@ -85,7 +85,11 @@ def predict_sequences(model, seqs, options, lift, smooth="off", flip=False, devi
     uao-sequence included), then the temporal filter unless `smooth` is "off".
     Returns a list of dicts: joints (T,17,3), root (T,3), sigma (T,17)."""
     if smooth != "off":
-        from .temporal import smooth_track  # issue 13's filter; only needed when asked for
+        try:
+            from .temporal import smooth_track  # issue 13's filter; only needed when asked for
+        except ImportError:
+            raise ValueError(f"--smooth {smooth}: the temporal filter (lifter/temporal.py) is not "
+                             "available in this version") from None
     out = []
     for s in tqdm(seqs, desc=f"lifting {len(seqs)} sequences ({options.mode})", unit="seq", leave=False):
         r = lift(model, s.keypoints_px, s.scores, s.intr, options, device)
