@@ -16,6 +16,7 @@ import numpy as np
 from lifter.skeleton import JOINTS, PARENTS
 
 from .bvh import write_bvh
+from .pose_records import check_record, parse_line, read_meta
 
 JSONL, META, NPZ, CSV, BVH = "poses.jsonl", "meta.json", "poses.npz", "poses.csv", "skeleton.bvh"
 
@@ -79,11 +80,14 @@ def read_jsonl(path):
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"{path}: not found")
-    lines = path.read_text().splitlines()
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not UTF-8 text") from None
     records = []
     for i, line in enumerate(lines):
         try:
-            records.append(json.loads(line))
+            records.append(check_record(parse_line(line, f"{path}: line {i + 1}"), f"{path}: line {i + 1}"))
         except json.JSONDecodeError:
             if i == len(lines) - 1:
                 break
@@ -144,7 +148,7 @@ def finalise(out_dir, bvh_bone_lengths=None):
     meta_path = out_dir / META
     if not meta_path.is_file():
         raise ValueError(f"export dir {out_dir}: no {META} (not a pose export?)")
-    meta = json.loads(meta_path.read_text())
+    meta = read_meta(meta_path)  # checked: the directory may come from outside
     records = read_jsonl(out_dir / JSONL)
     arrays = to_arrays(records)
     write_npz(out_dir / NPZ, arrays)
