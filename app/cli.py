@@ -44,7 +44,8 @@ def build_parser():
     a("--weights", default=DEFAULT_WEIGHTS, metavar="PATH",
       help="lifter checkpoint (default: %(default)s, relative to the repository)")
     a("--refine", choices=("none", "uao", "uao-feature"), default="uao-feature",
-      help="test-time refinement of the lifted pose (default: %(default)s)")
+      help="test-time refinement: uao refines the normalised 2D input, uao-feature the lifter's "
+           "latent feature; both fit the projection to the 2D joints (default: %(default)s)")
     a("--iters", type=int, default=4, help="refinement iterations (default: %(default)s)")
     a("--refine-solver", choices=("auto", "adam", "gn"), default="auto",
       help="refinement optimiser: adam, gn (Gauss-Newton, uao-feature only), or auto = the measured "

@@ -105,7 +105,13 @@ def validate(model, sets, device):
 
 
 def main(argv=None):
-    a = parse_args(argv)
+    """Command line: options (see parse_args) -> run. Returns the validation history."""
+    return run(parse_args(sys.argv[1:] if argv is None else argv))
+
+
+def run(a):
+    """Train with the options namespace `a` (build_parser's options; the library entry
+    point for benchmarks). Returns the validation history."""
     torch.manual_seed(a.seed)
     trials = load_trials(a.mocap)
     val = set(a.val_subjects)

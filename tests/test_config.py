@@ -109,3 +109,8 @@ def test_detector_errors_name_options_that_exist():
         check_device("tpu:9")
     flag = str(e.value).split()[0]
     assert flag == "--device" and any(flag in a.option_strings for a in app_parser()._actions)
+
+
+def test_demo_config_describes_what_uao_refines():
+    line = next(l for l in (REPO / "configs" / "demo.yaml").read_text().splitlines() if l.startswith("refine:"))
+    assert "uao (refines the normalised 2D input)" in line and "refine the pose" not in line
