@@ -95,11 +95,11 @@ def main(argv=None):
     a = ap.parse_args(argv)
     try:
         err = write_noisy_2d(a.h36m, a.suffix, a.seed)
-    except ValueError as e:
+        print(f"wrote {os.path.join(a.h36m, f'data_2d_h36m_{a.suffix}.npz')}: mean 2D error {err:.1f} px")
+        return 0
+    except ValueError as e:  # a missing or damaged input file: one line, exit status 2
         print(f"error: {str(e).splitlines()[0]}", file=sys.stderr)
         return 2
-    print(f"wrote {os.path.join(a.h36m, f'data_2d_h36m_{a.suffix}.npz')}: mean 2D error {err:.1f} px")
-    return 0
 
 
 if __name__ == "__main__":

@@ -22,14 +22,15 @@ def seeds(shared):
     return {"asf": asf, "amc": amc, "bvh": bvh}
 
 
-def test_fuzz_asf(seeds, tmp_path):
-    tally, path = Tally("ASF"), tmp_path / "skeleton.asf"
+@pytest.mark.parametrize("kind, read", [("asf", read_asf), ("bvh", read_bvh)])
+def test_fuzz_asf_and_bvh(seeds, tmp_path, kind, read):
+    tally, path = Tally(kind.upper()), tmp_path / f"file.{kind}"
 
     @FUZZ
-    @given(mutated([seeds["asf"]]))
+    @given(mutated([seeds[kind]]))
     def run(data):
         path.write_bytes(data)
-        tally.check(lambda: read_asf(str(path)), path)
+        tally.check(lambda: read(str(path)), path)
     run()
     tally.report(100)
 
@@ -46,14 +47,3 @@ def test_fuzz_amc_with_forward_kinematics(seeds, tmp_path):
     run()
     tally.report(100)
 
-
-def test_fuzz_bvh(seeds, tmp_path):
-    tally, path = Tally("BVH"), tmp_path / "motion.bvh"
-
-    @FUZZ
-    @given(mutated([seeds["bvh"]]))
-    def run(data):
-        path.write_bytes(data)
-        tally.check(lambda: read_bvh(str(path)), path)
-    run()
-    tally.report(100)
