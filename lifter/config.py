@@ -65,30 +65,30 @@ def option_actions(parser):
     return {a.dest: a for a in parser._actions if a.dest not in ("help", "config")}
 
 
-def _check_value(path, key, action, value):
-    """A file value has none of argparse's conversion: check its kind here."""
+def _check_value(where, key, action, value):
+    """A file value has none of argparse's conversion: check its kind here (`where` starts errors)."""
     if value is None:
         return value
     if isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction)):
         if not isinstance(value, bool):
-            raise ConfigError(f"config {path}: {key} must be true or false, not {value!r}")
+            raise ConfigError(f"{where}: {key} must be true or false, not {value!r}")
         return value
     kind = action.type
     if action.nargs in ("+", "*"):  # a list option: each item checked as the option's type
         items = value if isinstance(value, list) else [value]
-        return [_check_value(path, key, _Item(action), v) for v in items]
+        return [_check_value(where, key, _Item(action), v) for v in items]
     if kind in (int, float):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and not float(value).is_integer()):
-            raise ConfigError(f"config {path}: {key} must be {'a whole number' if kind is int else 'a number'}, "
+            raise ConfigError(f"{where}: {key} must be {'a whole number' if kind is int else 'a number'}, "
                               f"not {value!r}")
         value = kind(value)
     elif kind is not None:  # a converter (str, comma_list, ...) takes text and parsed YAML alike
         try:
             value = kind(value)
         except (TypeError, ValueError, argparse.ArgumentTypeError) as e:
-            raise ConfigError(f"config {path}: {key}: {e}") from None
+            raise ConfigError(f"{where}: {key}: {e}") from None
     if action.choices is not None and value not in action.choices:
-        raise ConfigError(f"config {path}: {key} {value!r} is not one of {', '.join(map(str, action.choices))}")
+        raise ConfigError(f"{where}: {key} {value!r} is not one of {', '.join(map(str, action.choices))}")
     return value
 
 
@@ -116,8 +116,23 @@ def load_config(path, parser):
     unknown = [k for k in data if k.replace("-", "_") not in actions]
     if unknown:
         raise ConfigError(f"config {path}: unknown option(s) {', '.join(sorted(unknown))} (see --help)")
-    values = {k.replace("-", "_"): _check_value(path, k, actions[k.replace("-", "_")], v) for k, v in data.items()}
+    values = {k.replace("-", "_"): _check_value(f"config {path}", k, actions[k.replace("-", "_")], v)
+              for k, v in data.items()}
     return values
+
+
+def namespace(parser, **values):
+    """The options a command would get from a config file holding `values` (checked the
+    same way), for calling its library function without a command line."""
+    actions = option_actions(parser)
+    unknown = sorted(k for k in values if k.replace("-", "_") not in actions)
+    if unknown:
+        raise ConfigError(f"{parser.prog}: unknown option(s) {', '.join(unknown)}")
+    args = argparse.Namespace(**{dest: a.default for dest, a in actions.items()})
+    for key, value in values.items():
+        dest = key.replace("-", "_")
+        setattr(args, dest, _check_value(parser.prog, key, actions[dest], value))
+    return args
 
 
 def normalise_argv(argv):

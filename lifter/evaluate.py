@@ -139,8 +139,14 @@ def check_args(a):
         raise config.ConfigError("--mocap needs --subjects (held-out subjects, e.g. 14,55)")
 
 
+def options(**values):
+    """Options namespace for evaluate(): build_parser's defaults with `values` applied,
+    e.g. options(h36m=DIR, sequence_frames=250, refine="uao-feature")."""
+    return config.namespace(build_parser(), **values)
+
+
 def evaluate(a):
-    """Run the evaluation described by the options namespace `a` (see build_parser); the
+    """Run the evaluation described by the options namespace `a` (see options()); the
     library entry point for benchmarks. Returns the result dict (what --json writes)."""
     check_args(a)
     model = load_lifter(str(config.weights_path(a.weights)), a.device)

@@ -109,9 +109,15 @@ def main(argv=None):
     return run(parse_args(sys.argv[1:] if argv is None else argv))
 
 
+def options(**values):
+    """Options namespace for run(): the built-in defaults with `values` applied, e.g.
+    options(mocap=[...], steps=100, out="/tmp/w.pt")."""
+    return config.namespace(build_parser(), **values)
+
+
 def run(a):
-    """Train with the options namespace `a` (build_parser's options; the library entry
-    point for benchmarks). Returns the validation history."""
+    """Train with the options namespace `a` (see options(); the library entry point for
+    benchmarks). Returns the validation history."""
     torch.manual_seed(a.seed)
     trials = load_trials(a.mocap)
     val = set(a.val_subjects)

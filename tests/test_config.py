@@ -114,3 +114,13 @@ def test_detector_errors_name_options_that_exist():
 def test_demo_config_describes_what_uao_refines():
     line = next(l for l in (REPO / "configs" / "demo.yaml").read_text().splitlines() if l.startswith("refine:"))
     assert "uao (refines the normalised 2D input)" in line and "refine the pose" not in line
+
+
+def test_library_options_without_a_command_line():
+    a = evaluate.options(h36m="d", sequence_frames=250, refine="uao-feature", subjects="S9, S11")
+    assert (a.h36m, a.sequence_frames, a.refine, a.subjects, a.iters) == ("d", 250, "uao-feature", ["S9", "S11"], 4)
+    assert train.options(steps=5).steps == 5 and train.options().out == config.DEFAULT_WEIGHTS
+    with pytest.raises(config.ConfigError, match="unknown option"):
+        evaluate.options(refinement="uao")
+    with pytest.raises(config.ConfigError, match="must be a whole number"):
+        train.options(steps="many")
