@@ -98,3 +98,14 @@ def test_sequence_options_are_checked(h36m_dir, capsys, argv, message):
     with pytest.raises(SystemExit) as e:
         evaluate.main(["--h36m", str(h36m_dir)] + argv)
     assert e.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_mocap_sequences_render_contiguous_frames(shared):
+    """Held-out mocap as sequences: 4 fixed cameras per trial, exact 2D = the markers' projection."""
+    exact = evaluate.evaluate(evaluate.options(mocap=[str(shared / "data" / "cmu-bvh")], subjects="bvh_75_19",
+                                               sequence_frames=FRAMES, keypoints="gt"))
+    noisy = evaluate.evaluate(evaluate.options(mocap=[str(shared / "data" / "cmu-bvh")], subjects="bvh_75_19",
+                                               sequence_frames=FRAMES, keypoints="noisy"))
+    assert exact["sequences"] == noisy["sequences"] == 4 and exact["frames"] == 4 * FRAMES
+    assert exact["keypoints"] == "gt" and exact["sequence_frames"] == FRAMES
+    assert noisy["accel_error_mm"] > 2 * exact["accel_error_mm"] > 0
