@@ -58,6 +58,10 @@ def _read_member(raw, path, name):
     header = {(1, 0): npy_format.read_array_header_1_0}.get(version, npy_format.read_array_header_2_0)
     shape, fortran, dtype = header(stream)
     if not dtype.hasobject:
+        # numpy allocates the announced shape before reading: check the bytes exist first
+        need = int(np.prod(shape, dtype=object)) * dtype.itemsize
+        if need > len(raw) - stream.tell():
+            raise ValueError(f"{path}: {name} announces {shape} {dtype} but holds fewer bytes")
         stream.seek(0)
         return npy_format.read_array(stream, allow_pickle=False)
     try:

@@ -107,3 +107,12 @@ def test_opencv_written_calibrations_still_load(tmp_path):
         intr = load_calibration(str(tmp_path / f"c.{ext}"))
         assert (intr.fx, intr.fy, intr.cx, intr.cy, intr.width, intr.height) == (800, 805, 321, 239, 640, 480)
         assert intr.dist == pytest.approx((-0.1, 0.01, 0.001, 0.002, 0.0))
+
+
+def test_npz_announcing_a_huge_array_is_refused_before_allocating(tmp_path):
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": "<f8", "fortran_order": False, "shape": (10 ** 12,)})
+    with zipfile.ZipFile(tmp_path / "big.npz", "w") as zf:
+        zf.writestr("positions_2d.npy", buf.getvalue() + b"\0" * 64)
+    with pytest.raises(ValueError, match="big.npz: positions_2d.npy announces"):
+        load_npz(tmp_path / "big.npz")
