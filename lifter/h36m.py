@@ -52,6 +52,8 @@ def _load_dict(path, key):
 
 def read_2d(path):
     """-> (positions_2d {subject: {action: [4 x (F, 17, 2)]}}, metadata dict) of a 2D file."""
+    if not os.path.isfile(path):
+        raise ValueError(f"{path}: not found")
     arrays = load_npz(path)
     if "positions_2d" not in arrays:
         raise ValueError(f"{path}: no 'positions_2d' array (not a VideoPose3D-layout file)")
