@@ -1,8 +1,8 @@
 """Command line of the demo (run_demo.py): options, config files, building the stages.
 
-Every option can also be set in a YAML config (--config FILE, keys = option names with
-underscores); options given on the command line win over the config. configs/demo.yaml
-lists them all with their defaults.
+Every option can also be set in a YAML config (--config FILE, keys = option names, dashes
+or underscores). Precedence (lifter/config.py): built-in default < config file < command
+line. configs/demo.yaml lists them all with their defaults.
 """
 import argparse
 import hashlib
@@ -14,17 +14,14 @@ import traceback
 from dataclasses import replace
 from pathlib import Path
 
-import yaml
-
 from detectors.blazepose import DEFAULT_MAX_PEOPLE
+from lifter import config
 from lifter.camera import DEFAULT_HFOV_DEG, intrinsics_from_fov, load_calibration
+from lifter.config import DEFAULT_WEIGHTS, weights_path
 from lifter.refine.options import MODES
 from lifter.skeleton import JOINTS, PARENTS
 
 from .signals import StopOnSignal
-
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_WEIGHTS = "weights/gumlp_cmu.pt"
 
 
 def build_parser():
@@ -100,34 +97,11 @@ def build_parser():
 
 def option_defaults():
     """{option name: default} of every option but --config (what configs/demo.yaml lists)."""
-    ap = build_parser()
-    return {a.dest: a.default for a in ap._actions if a.dest not in ("help", "config")}
-
-
-def load_config(path, known):
-    try:
-        data = yaml.safe_load(Path(path).read_text()) or {}
-    except OSError as e:
-        raise ValueError(f"config {path}: cannot be read ({e.strerror})") from None
-    except yaml.YAMLError as e:
-        raise ValueError(f"config {path}: not valid YAML ({str(e).splitlines()[0]})") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"config {path}: expected a mapping of option: value")
-    data = {k.replace("-", "_"): v for k, v in data.items()}
-    unknown = sorted(set(data) - set(known))
-    if unknown:
-        raise ValueError(f"config {path}: unknown option(s) {', '.join(unknown)}")
-    return data
+    return {dest: a.default for dest, a in config.option_actions(build_parser()).items()}
 
 
 def parse_args(argv):
-    pre = argparse.ArgumentParser(add_help=False)
-    pre.add_argument("--config")
-    first, _ = pre.parse_known_args(argv)
-    ap = build_parser()
-    if first.config:
-        ap.set_defaults(**load_config(first.config, option_defaults()))
-    args = ap.parse_args(argv)
+    args, _ = config.parse_args(build_parser(), argv)
     if args.source is None:
         raise ValueError("no --source given (camera index, video, image folder or stream URL)")
     if args.render_video and not args.export:
@@ -139,17 +113,6 @@ def parse_args(argv):
     if args.max_frames is not None and args.max_frames < 1:
         raise ValueError(f"--max-frames {args.max_frames}: must be at least 1")
     return args
-
-
-def weights_path(path):
-    p = Path(path)
-    if not p.is_absolute() and not p.exists() and (REPO / p).exists():
-        p = REPO / p  # the default works from any working directory
-    if not p.exists():
-        hint = " (the shipped lifter has not been trained yet: run `make train`, or pass --weights)" \
-            if path == DEFAULT_WEIGHTS else ""
-        raise ValueError(f"lifter weights {path}: file not found{hint}")
-    return p
 
 
 def make_intrinsics(args):

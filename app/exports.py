@@ -21,6 +21,7 @@ import numpy as np
 from lifter.skeleton import JOINTS, PARENTS
 
 from .bvh import resample_uniform, write_bvh
+from .pose_records import check_record, parse_line, read_meta
 
 JSONL, META, NPZ, CSV = "poses.jsonl", "meta.json", "poses.npz", "poses.csv"
 MAX_INTERPOLATED_GAP_S = 0.5  # BVH: a track unseen longer than this holds its last pose
@@ -90,11 +91,14 @@ def read_jsonl(path):
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"{path}: not found")
-    lines = path.read_text().splitlines()
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not UTF-8 text") from None
     records = []
     for i, line in enumerate(lines):
         try:
-            records.append(json.loads(line))
+            records.append(check_record(parse_line(line, f"{path}: line {i + 1}"), f"{path}: line {i + 1}"))
         except json.JSONDecodeError:
             if i == len(lines) - 1:
                 break
@@ -104,7 +108,7 @@ def read_jsonl(path):
 
 def track_ids_of(record):
     """The track ids of one frame dict's people, in order (slot index where none)."""
-    ids = [int(p.get("track_id", i)) for i, p in enumerate(record["people"])]
+    ids = [i if p.get("track_id") is None else int(p["track_id"]) for i, p in enumerate(record["people"])]
     if len(set(ids)) != len(ids):
         raise ValueError(f"frame {record.get('frame')}: a track id appears twice ({ids})")
     return ids
@@ -192,7 +196,7 @@ def finalise(out_dir, bvh_bone_lengths=None):
     meta_path = out_dir / META
     if not meta_path.is_file():
         raise ValueError(f"export dir {out_dir}: no {META} (not a pose export?)")
-    meta = json.loads(meta_path.read_text())
+    meta = read_meta(meta_path)  # checked: the directory may come from outside
     records = read_jsonl(out_dir / JSONL)
     arrays = to_arrays(records)
     write_npz(out_dir / NPZ, arrays)

@@ -25,8 +25,9 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from detectors import make_detector  # noqa: E402
 from detectors.blazepose import VARIANTS, model_file  # noqa: E402
+from lifter.config import parse_args, shared_dir  # noqa: E402
 
-CLIP = Path(__file__).resolve().parents[1] / ".." / "shared" / "media" / "sports2d_demo.mp4"
+CLIP = shared_dir() / "media" / "sports2d_demo.mp4"
 WARMUP = 3
 
 
@@ -60,13 +61,14 @@ def time_detector(det, frames, label):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--config", help="YAML file with any of these options (command line wins)")
     ap.add_argument("--frames", type=int, default=40, help="frames per run (first 3 are warm-up)")
     ap.add_argument("--backends", default="mediapipe,mmpose")
     ap.add_argument("--mmpose-checkpoint", default="none", help="HRNet-w32 checkpoint (default: random)")
     ap.add_argument("--threads", type=int, default=1,
                     help="torch CPU threads for mmpose, as the app's --torch-threads (default: 1)")
     ap.add_argument("--json", help="also write the figures to this file")
-    args = ap.parse_args()
+    args, _ = parse_args(ap, sys.argv[1:])
     if args.frames <= WARMUP:
         raise SystemExit(f"--frames {args.frames}: need more than {WARMUP} (warm-up)")
     if args.threads < 1:

@@ -13,6 +13,7 @@ import time
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from lifter import config  # noqa: E402
 from lifter.model import GUMLP, load_lifter  # noqa: E402
 
 
@@ -27,19 +28,20 @@ def timed(fn, repeats):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--weights", default="weights/gumlp_cmu.pt")
+    ap.add_argument("--config", help="YAML file with any of these options (command line wins)")
+    ap.add_argument("--weights", default=config.DEFAULT_WEIGHTS)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--width", type=int, help="time a randomly initialised GUMLP of this width instead")
     ap.add_argument("--blocks", type=int, default=3)
     ap.add_argument("--json")
-    a = ap.parse_args()
+    a, _ = config.parse_args(ap, sys.argv[1:])
     if a.threads:
         torch.set_num_threads(a.threads)
     if a.width:
         model = GUMLP(width=a.width, blocks=a.blocks).to(a.device).eval()
     else:
-        model = load_lifter(a.weights, a.device) if os.path.isfile(a.weights) else GUMLP().to(a.device).eval()
+        model = load_lifter(str(config.weights_path(a.weights)), a.device)
     params = sum(p.numel() for p in model.parameters())
     res = {"config": model.config, "parameters": params, "threads": torch.get_num_threads(), "device": a.device}
     sync = torch.cuda.synchronize if a.device.startswith("cuda") else (lambda: None)
@@ -64,4 +66,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except ValueError as e:  # bad options or weights: one line
+        sys.exit(f"error: {e}")

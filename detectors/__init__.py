@@ -18,8 +18,13 @@ NAMES = ("mediapipe", "mmpose")
 
 @dataclass
 class Features:
-    """The backbone's multi-scale maps for one person (mmpose, with_features=True)."""
-    maps: list                 # 4 float32 torch tensors (C_i, H_i, W_i): 1/4, 1/8, 1/16, 1/32 of the crop
+    """The backbone's multi-scale maps for one person (mmpose, with_features=True): the
+    four branch outputs of HRNet's last stage (stage4[-1]), from the same forward pass as
+    the keypoints. They are the input a context-aware lifter (Context-Aware PoseFormer)
+    samples at the joints; the GUMLP lifter does not use them yet."""
+    # 4 float32 torch tensors (C_i, H_i, W_i) at 1/4, 1/8, 1/16, 1/32 of the crop;
+    # HRNet-w32 256x192: (32, 64, 48), (64, 32, 24), (128, 16, 12), (256, 8, 6)
+    maps: list
     crop_to_image: np.ndarray  # (2, 3) affine: crop-input pixels -> image pixels
     input_size: tuple          # (w, h) of the crop input, e.g. (192, 256)
 

@@ -150,12 +150,13 @@ def apply_weights(model, state, checkpoint, config_path, flag="--det-checkpoint"
 
 
 def check_device(device):
+    """The app's --device runs the lifter and the MMPose detector alike."""
     try:
         dev = torch.device(device)
     except RuntimeError:
-        raise ValueError(f"--det-device {device}: not a torch device (cpu, cuda, cuda:0)") from None
+        raise ValueError(f"--device {device}: not a torch device (cpu, cuda, cuda:0)") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"--det-device {device}: CUDA is not available on this machine")
+        raise ValueError(f"--device {device}: CUDA is not available on this machine")
     return str(dev)
 
 

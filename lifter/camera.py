@@ -5,9 +5,7 @@ the training generator, the UAO refiner and the app share one projection.
 Units: pixels for image points, metres for 3D points, "rays" for intrinsics-normalised
 image points ((u - cx) / fx, (v - cy) / fy), i.e. X / Z and Y / Z of the camera frame.
 """
-import json
 import math
-import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -58,50 +56,16 @@ def _dist5(d):
 
 
 def load_calibration(path):
-    """Intrinsics from an OpenCV calibration file (YAML/XML from cv2.FileStorage, or JSON).
+    """Intrinsics from an OpenCV calibration file (YAML/XML as cv2.FileStorage writes them, or JSON).
 
-    Accepted keys: camera_matrix | K | cameraMatrix (3x3), distortion_coefficients |
-    dist_coeffs | D | dist (optional), image_width/image_height | width/height.
+    Accepted keys: camera_matrix | K | cameraMatrix | mtx (3x3), distortion_coefficients |
+    dist_coeffs | distCoeffs | D | dist (optional), image_width/image_height | width/height.
+    A damaged file is a one-line ValueError naming it (lifter.calibration parses safely).
     """
-    if not os.path.isfile(path):
-        raise ValueError(f"calibration file {path}: not found")
-    k_names = ("camera_matrix", "K", "cameraMatrix", "mtx")
-    d_names = ("distortion_coefficients", "dist_coeffs", "distCoeffs", "D", "dist")
-    if path.lower().endswith(".json"):
-        try:
-            with open(path) as f:
-                data = json.load(f)
-        except (OSError, json.JSONDecodeError) as e:
-            raise ValueError(f"calibration file {path}: not valid JSON ({e})") from None
-        get = data.get
-    else:
-        import cv2
-        fs = cv2.FileStorage(path, cv2.FILE_STORAGE_READ)
-        if not fs.isOpened():
-            raise ValueError(f"calibration file {path}: OpenCV cannot parse it")
-
-        def get(name):
-            node = fs.getNode(name)
-            if node.empty():
-                return None
-            if node.isMap():  # !!opencv-matrix
-                return node.mat()
-            if node.isSeq():
-                return [node.at(i).real() for i in range(node.size())]
-            return node.real()
-    K = next((get(n) for n in k_names if get(n) is not None), None)
-    if K is None:
-        raise ValueError(f"calibration file {path}: no camera matrix (expected one of {', '.join(k_names)})")
-    K = np.asarray(K, dtype=np.float64)
-    if K.size == 9:
-        K = K.reshape(3, 3)
-    if K.shape != (3, 3):
-        raise ValueError(f"calibration file {path}: camera matrix has shape {K.shape}, expected 3x3")
-    D = next((get(n) for n in d_names if get(n) is not None), None)
-    w = get("image_width") or get("width")
-    h = get("image_height") or get("height")
+    from .calibration import read_calibration
+    K, D, w, h = read_calibration(path)
     return Intrinsics(float(K[0, 0]), float(K[1, 1]), float(K[0, 2]), float(K[1, 2]),
-                      int(w or round(2 * K[0, 2])), int(h or round(2 * K[1, 2])),
+                      int(w or max(1, round(2 * K[0, 2]))), int(h or max(1, round(2 * K[1, 2]))),
                       _dist5(D) if D is not None else (0.0,) * 5)
 
 

@@ -13,6 +13,8 @@ import numpy as np
 
 from .camera import Intrinsics, project, world_to_camera
 from .data import NUM_POINTS, Trial, COCO_OFFSET
+from .config import H36M_TEST_SUBJECTS
+from .safe_npz import load_npz
 from .skeleton import COCO_JOINTS, JOINTS
 
 CAMERA_IDS = ("54138969", "55011271", "58860488", "60457274")
@@ -36,19 +38,51 @@ def intrinsics(cam):
 
 
 def _load_dict(path, key):
+    """The pickled dict `key` of a VideoPose3D npz, read without running its pickle's code."""
     if not os.path.isfile(path):
         raise ValueError(f"{path}: not found")
-    try:
-        z = np.load(path, allow_pickle=True)  # VideoPose3D stores pickled dicts
-        return z[key].item()
-    except KeyError:
-        raise ValueError(f"{path}: no '{key}' array (not a VideoPose3D-layout file)") from None
-    except Exception as e:
-        raise ValueError(f"{path}: unreadable npz ({str(e).splitlines()[0][:120]})") from None
+    arrays = load_npz(path)
+    if key not in arrays:
+        raise ValueError(f"{path}: no '{key}' array (not a VideoPose3D-layout file)")
+    value = arrays[key]
+    if value.shape != () or not isinstance(value.item(), dict):
+        raise ValueError(f"{path}: '{key}' is not a pickled dict (not a VideoPose3D-layout file)")
+    return value.item()
+
+
+def read_2d(path):
+    """-> (positions_2d {subject: {action: [4 x (F, 17, 2)]}}, metadata dict) of a 2D file."""
+    if not os.path.isfile(path):
+        raise ValueError(f"{path}: not found")
+    arrays = load_npz(path)
+    if "positions_2d" not in arrays:
+        raise ValueError(f"{path}: no 'positions_2d' array (not a VideoPose3D-layout file)")
+    pos2 = _load_dict(path, "positions_2d")
+    meta = arrays["metadata"].item() if "metadata" in arrays and arrays["metadata"].shape == () else {}
+    return pos2, meta
+
+
+def _nested(table, path, what):
+    """Check the subject -> action -> value nesting of a layout dict."""
+    for subject, actions in table.items():
+        if not isinstance(subject, str) or not isinstance(actions, dict) \
+                or not all(isinstance(a, str) for a in actions):
+            raise ValueError(f"{path}: {what} is not a mapping subject -> action -> data")
+    return table
 
 
 def _action_name(action):
     return action.split(" ")[0].replace("TakingPhoto", "Photo").replace("WalkingDog", "WalkDog")
+
+
+def _array(value, path, subject, action):
+    """A float64 array of an npz entry; anything else is a one-line error naming the file."""
+    if not isinstance(value, np.ndarray) or value.dtype.kind not in "fiu":
+        raise ValueError(f"{path}: {subject}/{action} is not a numeric array")
+    value = value.astype(np.float64)
+    if not np.isfinite(value).all():
+        raise ValueError(f"{path}: {subject}/{action} holds non-finite values")
+    return value
 
 
 def _world_17(pos, path, subject, action):
@@ -62,16 +96,22 @@ class Sequence:
     subject: str
     action: str          # action without take number ("Directions")
     camera: str
+    fps: float                # 50 (every frame) or 50 / stride
     keypoints_px: np.ndarray  # (F, 17, 2) in Human3.6M's layout
     joints_m: np.ndarray      # (F, 17, 3) camera frame, root-relative
     root_m: np.ndarray        # (F, 3) camera-frame pelvis
     intr: Intrinsics
 
 
-def load_sequences(folder, keypoints="gt", subjects=("S9", "S11"), stride=1):
+def load_sequences(folder, keypoints="gt", subjects=H36M_TEST_SUBJECTS, stride=1, frames=None):
+    """Every camera sequence of `subjects`: every `stride`-th frame, or with `frames` = L
+    the first L frames in order (the sequence protocol; stride is then 1). 50 fps."""
+    if os.sep in keypoints or keypoints.startswith("."):
+        raise ValueError(f"--keypoints {keypoints!r}: a file suffix (gt, cpn_ft_h36m_dbb, ...), not a path")
     p3 = os.path.join(folder, "data_3d_h36m.npz")
     p2 = os.path.join(folder, f"data_2d_h36m_{keypoints}.npz")
-    pos3, pos2 = _load_dict(p3, "positions_3d"), _load_dict(p2, "positions_2d")
+    pos3 = _nested(_load_dict(p3, "positions_3d"), p3, "positions_3d")
+    pos2 = _nested(_load_dict(p2, "positions_2d"), p2, "positions_2d")
     cams = load_cameras()
     out = []
     for subject in subjects:
@@ -80,20 +120,22 @@ def load_sequences(folder, keypoints="gt", subjects=("S9", "S11"), stride=1):
         for action, world in sorted(pos3[subject].items()):
             if subject == "S11" and action == "Directions":
                 continue  # corrupted video in the original dataset
-            world = _world_17(np.asarray(world, np.float64), p3, subject, action)
+            world = _world_17(_array(world, p3, subject, action), p3, subject, action)
             views = pos2[subject].get(action)
-            if views is None or len(views) != len(CAMERA_IDS):
+            if not isinstance(views, (list, tuple)) or len(views) != len(CAMERA_IDS):
                 raise ValueError(f"{p2}: {subject}/{action} lacks the 4 camera views")
             for cam_id, kp in zip(CAMERA_IDS, views):
-                kp = np.asarray(kp, np.float64)
+                kp = _array(kp, p2, subject, action)
                 if kp.ndim != 3 or kp.shape[1:] != (17, 2):
                     raise ValueError(f"{p2}: {subject}/{action} camera {cam_id} has shape {kp.shape}, expected (frames, 17, 2)")
-                n = min(len(kp), len(world))
+                n = min(len(kp), len(world), frames or len(world))
+                if subject not in cams:
+                    raise ValueError(f"{p3}: subject {subject} has no Human3.6M camera calibration")
                 c = cams[subject][cam_id]
                 cam_pts = world_to_camera(world[:n], np.array(c["R_world_to_cam"]),
                                           np.array(c["T_cam_centre_world_mm"]) / 1000.0)
-                sl = slice(0, n, stride)
-                out.append(Sequence(subject, _action_name(action), cam_id, kp[sl],
+                sl = slice(0, n, 1 if frames else stride)
+                out.append(Sequence(subject, _action_name(action), cam_id, 50.0 / sl.step, kp[sl],
                                     (cam_pts - cam_pts[:, :1])[sl], cam_pts[sl, 0], intrinsics(c)))
     return out
 
@@ -101,12 +143,13 @@ def load_sequences(folder, keypoints="gt", subjects=("S9", "S11"), stride=1):
 def h36m_trials(folder, subjects):
     """Human3.6M 3D poses as training Trials (Y up, with COCO markers interpolated from the
     joints exactly as lifter.skeleton.LIFTER_FROM_H36M reads Human3.6M-layout 2D)."""
-    pos3 = _load_dict(os.path.join(folder, "data_3d_h36m.npz"), "positions_3d")
+    p3 = os.path.join(folder, "data_3d_h36m.npz")
+    pos3 = _nested(_load_dict(p3, "positions_3d"), p3, "positions_3d")
     j = {n: i for i, n in enumerate(JOINTS)}
     trials = []
     for subject in subjects:
         for action, world in sorted(pos3.get(subject, {}).items()):
-            w = _world_17(np.asarray(world, np.float64), folder, subject, action)[::2]  # 50 -> 25 fps
+            w = _world_17(_array(world, folder, subject, action), folder, subject, action)[::2]  # 50 -> 25 fps
             w = np.stack([w[..., 0], w[..., 2], -w[..., 1]], -1)  # Z up -> Y up
             pts = np.zeros((len(w), NUM_POINTS, 3), np.float32)
             pts[:, :COCO_OFFSET] = w

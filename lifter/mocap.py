@@ -64,8 +64,16 @@ def read_asf(path):
         if need not in sections:
             raise MocapError(f"{path}: not an ASF skeleton (no :{need} section)")
     m = re.search(r"^\s*length\s+([\d.eE+-]+)", text, re.M)
-    unit_m = 0.0254 / float(m.group(1)) if m else CMU_UNIT_M
-    root_order = re.search(r":root[^:]*?order\s+([^\n]+)", text, re.S).group(1).split()
+    try:
+        unit_m = 0.0254 / float(m.group(1)) if m else CMU_UNIT_M
+    except (ValueError, ZeroDivisionError):
+        raise MocapError(f"{path}: unusable ':units length {m.group(1)[:20]}'") from None
+    if not 0 < unit_m < 1e3:
+        raise MocapError(f"{path}: ':units length' gives {unit_m:g} m per unit")
+    order = re.search(r":root[^:]*?order\s+([^\n]+)", text, re.S)
+    root_order = [c.upper() for c in order.group(1).split()] if order else []
+    if sorted(root_order) != ["RX", "RY", "RZ", "TX", "TY", "TZ"]:
+        raise MocapError(f"{path}: the :root 'order' must list TX TY TZ RX RY RZ once each")
     bones = {}
     for block in re.findall(r"begin(.*?)end", text[sections["bonedata"]:sections["hierarchy"]], re.S):
         fields = {}
@@ -83,6 +91,10 @@ def read_asf(path):
             }
         except (KeyError, ValueError, IndexError):
             raise MocapError(f"{path}: malformed bone block ({block.strip().splitlines()[:2]})") from None
+        bone = bones[fields["name"][0]]
+        if sorted(bone["axis_order"].upper()) != ["X", "Y", "Z"] or bone["direction"].shape != (3,) \
+                or bone["axis"].shape != (3,) or not np.isfinite([*bone["direction"], *bone["axis"]]).all():
+            raise MocapError(f"{path}: bone '{fields['name'][0]}' has an unusable direction or axis")
     children = {}
     hier = text[sections["hierarchy"]:]
     body = hier[hier.find("begin") + 5: hier.rfind("end")]
@@ -134,6 +146,8 @@ def read_amc(path, skeleton, stride=1):
         if any(len(r) != width for r in rows):
             raise MocapError(f"{path}: bone '{name}' has a frame with the wrong number of values (expected {width})")
         out[name] = np.array(rows, float)
+        if not np.isfinite(out[name]).all():
+            raise MocapError(f"{path}: bone '{name}' has a non-finite value")
     return out
 
 
@@ -141,6 +155,8 @@ def asf_amc_motion(asf_path, amc_path, stride=1, fps=120.0):
     """Forward kinematics: every ASF bone's end point and global rotation per frame."""
     sk = read_asf(asf_path)
     data = read_amc(amc_path, sk, stride)
+    if "root" not in data:
+        raise MocapError(f"{amc_path}: no 'root' values in the frames")
     F = len(data["root"])
     order = sk["root_order"]
     trans = np.stack([data["root"][:, order.index(t)] for t in ("TX", "TY", "TZ")], -1) * sk["unit_m"]
@@ -149,6 +165,8 @@ def asf_amc_motion(asf_path, amc_path, stride=1, fps=120.0):
 
     def visit(parent):
         for name in sk["children"].get(parent, []):
+            if name in positions:  # a hierarchy that loops back or names a bone twice
+                raise MocapError(f"{asf_path}: hierarchy reaches bone '{name}' twice")
             b = sk["bones"][name]
             C = euler_matrices(b["axis"][None], b["axis_order"])[0]
             angles = np.zeros((F, 3))
@@ -162,7 +180,10 @@ def asf_amc_motion(asf_path, amc_path, stride=1, fps=120.0):
             positions[name] = positions[parent] + rotations[name] @ offset
             rest[name] = rest[parent] + offset
             visit(name)
-    visit("root")
+    try:
+        visit("root")
+    except RecursionError:
+        raise MocapError(f"{asf_path}: hierarchy too deep") from None
     return Motion(positions, rotations, rest, fps, os.path.basename(amc_path))
 
 
@@ -210,12 +231,23 @@ def read_bvh(path, unit_m=CMU_UNIT_M, stride=1):
                 i += 2 + n
             else:
                 i += 1
-    except (IndexError, ValueError):
+    except (IndexError, ValueError, TypeError):  # TypeError: OFFSET/CHANNELS before any joint
         raise MocapError(f"{path}: malformed HIERARCHY near token {i}") from None
+    for j in joints:  # what forward kinematics needs of every joint
+        if "offset" not in j or not np.isfinite(j["offset"]).all():
+            raise MocapError(f"{path}: joint '{j['name']}' has no valid OFFSET")
+        if not all(len(c) == 9 and c[0].upper() in "XYZ" and c[1:].lower() in ("position", "rotation")
+                   for c in j["channels"]):
+            raise MocapError(f"{path}: joint '{j['name']}' has unknown channels {' '.join(j['channels'])[:60]}")
     m = re.search(r"Frames:\s*(\d+)\s*Frame Time:\s*([\d.eE+-]+)", motion)
     if not m:
         raise MocapError(f"{path}: MOTION section lacks 'Frames:' / 'Frame Time:'")
-    n_frames, frame_time = int(m.group(1)), float(m.group(2))
+    try:
+        n_frames, frame_time = int(m.group(1)), float(m.group(2))
+    except ValueError:
+        raise MocapError(f"{path}: unreadable 'Frame Time: {m.group(2)[:20]}'") from None
+    if not 0 < frame_time < 60:
+        raise MocapError(f"{path}: Frame Time {frame_time:g} s is not a plausible frame interval")
     n_channels = sum(len(j["channels"]) for j in joints)
     rows = motion[m.end():].split("\n")
     try:
@@ -225,6 +257,8 @@ def read_bvh(path, unit_m=CMU_UNIT_M, stride=1):
     if values.ndim != 2 or values.shape[1] != n_channels or len(values) < n_frames:
         raise MocapError(f"{path}: expected {n_frames} frames x {n_channels} channels, "
                          f"found {values.shape if values.ndim == 2 else 'ragged rows'}")
+    if not np.isfinite(values).all():
+        raise MocapError(f"{path}: motion rows hold a non-finite value")
     values = values[:n_frames:stride]
     F = len(values)
     positions, rotations, rest = {}, {}, {}

@@ -185,24 +185,43 @@ def save_lifter(model, path, meta=None):
                 "meta": meta or {}}, path)
 
 
+def _first_line(e):
+    lines = str(e).strip().splitlines()
+    return lines[0] if lines else type(e).__name__
+
+
 def load_lifter(path, device="cpu"):
     """Load a checkpoint saved by save_lifter (weights_only). Raises ValueError with the
-    file name and the problem on a missing, foreign or wrong-shape checkpoint."""
+    file name and the problem on a missing, foreign or wrong-shape checkpoint. The model
+    is first built on the meta device (no memory) and checked against the file's tensors,
+    so a crafted config cannot make it allocate more than the file holds."""
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise ValueError(f"lifter weights {path}: file not found") from None
     except Exception as e:  # pickle/zip errors carry long messages: keep the first line
-        raise ValueError(f"lifter weights {path}: not a loadable checkpoint "
-                         f"({str(e).strip().splitlines()[0][:160]})") from None
+        raise ValueError(f"lifter weights {path}: not a loadable checkpoint ({_first_line(e)[:160]})") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != "gumlp-v1":
         raise ValueError(f"lifter weights {path}: not a GUMLP checkpoint (no 'format': 'gumlp-v1')")
+    config, state = ckpt.get("config"), ckpt.get("state_dict")
+    if not isinstance(config, dict) or not isinstance(state, dict):
+        raise ValueError(f"lifter weights {path}: no 'config' / 'state_dict' mappings")
+    config_text = repr(config)[:120]
+    blocks = config.get("blocks", DEFAULT_CONFIG["blocks"])
+    if not isinstance(blocks, int) or not 0 <= blocks <= 64:
+        raise ValueError(f"lifter weights {path}: blocks {blocks!r} is not a whole number in 0..64")
     try:
-        model = GUMLP(**ckpt["config"])
-        model.load_state_dict(ckpt["state_dict"])
-    except (RuntimeError, ValueError, TypeError) as e:
+        with torch.device("meta"):
+            shapes = {k: v.shape for k, v in GUMLP(**config).state_dict().items()}
+        wrong = [k for k, shape in shapes.items()
+                 if not isinstance(state.get(k), torch.Tensor) or state[k].shape != shape]
+        if wrong or set(state) != set(shapes):
+            raise ValueError(f"tensor {(wrong or sorted(set(state) ^ set(shapes)))[0]!r} missing or of another shape")
+        model = GUMLP(**config)
+        model.load_state_dict(state)
+    except (RuntimeError, ValueError, TypeError, OverflowError, ZeroDivisionError) as e:
         first = str(e).strip().splitlines()
-        detail = first[1].strip() if len(first) > 1 else first[0]
-        raise ValueError(f"lifter weights {path}: does not fit GUMLP{ckpt['config']} ({detail[:200]})") from None
+        detail = first[1].strip() if len(first) > 1 else _first_line(e)
+        raise ValueError(f"lifter weights {path}: does not fit GUMLP{config_text} ({detail[:200]})") from None
     model.meta = ckpt.get("meta", {})
     return model.to(device).eval()

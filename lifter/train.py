@@ -18,57 +18,78 @@ import torch
 import yaml
 from tqdm import tqdm
 
+from . import config
 from .data import load_trials
 from .generator import AugmentConfig, eval_samples, make_pool, sample
 from .metrics import mpjpe, p_mpjpe
 from .model import GUMLP, LOSSES, load_lifter, save_lifter
 
-SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
 DEFAULTS = {
-    "mocap": [os.path.join(SHARED, d) for d in ("cmu-mocap", "hdm05-subset", "cmu-bvh")],
-    "h36m": None, "val_subjects": ["14", "55", "HDM_tr", "bvh_75_19"],
+    "mocap": config.shared_data("cmu-mocap", "hdm05-subset", "cmu-bvh"),
+    "h36m": None, "val_subjects": list(config.HELDOUT_SUBJECTS),
     "width": 256, "blocks": 3, "input_norm": "rays", "batch": 256, "steps": 12000,
     "lr": 1e-3, "loss": "likelihood", "minutes": None, "seed": 0, "val_every": 1000, "val_samples": 3000,
-    "out": "weights/gumlp_cmu.pt", "init": None, "resume": False, "quick": False, "device": "cpu",
-    "augment": {},  # AugmentConfig fields to override (config file only)
+    "out": config.DEFAULT_WEIGHTS, "init": None, "resume": False, "quick": False, "device": "cpu",
+    "augment": {},  # AugmentConfig fields to override
 }
-LOW_POSE_SUBJECTS = ("HDM_tr", "bvh_75_19")  # held-out squats/lying/bending and chair sitting
+# --quick: a smoke test's sizes. They replace built-in defaults and config-file values, never
+# options given on the command line; replaced file values are named on stderr.
+QUICK = {"width": 64, "blocks": 1, "steps": 60, "batch": 128, "val_every": 30, "val_samples": 300}
+
+
+def augment_overrides(text):
+    """--augment '{noise_frac: [0.01, 0.03]}': AugmentConfig fields as a YAML mapping."""
+    value = yaml.safe_load(text) if isinstance(text, str) else text
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("expected a mapping of AugmentConfig fields")
+    unknown = sorted(set(value) - set(AugmentConfig.__dataclass_fields__))
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown AugmentConfig field(s) {', '.join(map(str, unknown))}")
+    return value
+
+
+def build_parser():
+    ap = argparse.ArgumentParser(prog="python -m lifter.train", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    a = ap.add_argument
+    a("--config", help="YAML file of options, keys = option names (see lifter/config.py for precedence)")
+    a("--mocap", nargs="+", type=str, help="mocap folders (ASF/AMC or BVH)")
+    a("--h36m", help="folder with data_3d_h36m.npz (VideoPose3D layout); adds S1 S5 S6 S7 S8")
+    a("--val-subjects", nargs="+", type=str, help="subjects held out for validation")
+    a("--width", type=int)
+    a("--blocks", type=int)
+    a("--input-norm", choices=["rays", "screen"])
+    a("--batch", type=int)
+    a("--steps", type=int)
+    a("--lr", type=float)
+    a("--loss", choices=sorted(LOSSES), help="likelihood: the authors' ||y - mu|| exp(-s) + s "
+      "(default); gaussian: the paper's squared form")
+    a("--minutes", type=float, help="time budget: stop (and finish the schedule) by then")
+    a("--seed", type=int)
+    a("--val-every", type=int)
+    a("--val-samples", type=int)
+    a("--out")
+    a("--device")
+    a("--init", help="start from these lifter weights (architecture included) with a fresh "
+      "optimiser and schedule: fine-tuning, e.g. on Human3.6M with --h36m")
+    a("--resume", action="store_true", help="continue from OUT.state")
+    a("--quick", action="store_true", help="tiny model, 60 steps: a smoke test (explicit options still win)")
+    a("--augment", type=augment_overrides, help="AugmentConfig fields to override, as a YAML mapping")
+    ap.set_defaults(**DEFAULTS)
+    return ap
 
 
 def parse_args(argv):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--config", help="YAML file of options (command line wins)")
-    ap.add_argument("--mocap", nargs="+", help="mocap folders (ASF/AMC or BVH)")
-    ap.add_argument("--h36m", help="folder with data_3d_h36m.npz (VideoPose3D layout); adds S1 S5 S6 S7 S8")
-    ap.add_argument("--val-subjects", nargs="+", help="subjects held out for validation")
-    ap.add_argument("--width", type=int)
-    ap.add_argument("--blocks", type=int)
-    ap.add_argument("--input-norm", choices=["rays", "screen"])
-    ap.add_argument("--batch", type=int)
-    ap.add_argument("--steps", type=int)
-    ap.add_argument("--lr", type=float)
-    ap.add_argument("--loss", choices=sorted(LOSSES), help="likelihood: the authors' ||y - mu|| exp(-s) + s "
-                    "(default); gaussian: the paper's squared form")
-    ap.add_argument("--minutes", type=float, help="time budget: stop (and finish the schedule) by then")
-    ap.add_argument("--seed", type=int)
-    ap.add_argument("--val-every", type=int)
-    ap.add_argument("--val-samples", type=int)
-    ap.add_argument("--out")
-    ap.add_argument("--device")
-    ap.add_argument("--init", help="start from these lifter weights (architecture included) with a fresh "
-                    "optimiser and schedule: fine-tuning, e.g. on Human3.6M with --h36m")
-    ap.add_argument("--resume", action="store_true", default=None, help="continue from OUT.state")
-    ap.add_argument("--quick", action="store_true", default=None, help="tiny model, 60 steps: a smoke test")
-    args = ap.parse_args(argv)
-    opts = dict(DEFAULTS)
-    if args.config:
-        with open(args.config) as f:
-            opts.update(yaml.safe_load(f) or {})
-    cli = {k: v for k, v in vars(args).items() if v is not None and k != "config"}
-    if cli.get("quick", opts["quick"]):  # quick sizes, unless given explicitly
-        opts.update(width=64, blocks=1, steps=60, batch=128, val_every=30, val_samples=300)
-    opts.update(cli)
-    return argparse.Namespace(**opts)
+    """Options: built-in defaults < config file < --quick preset < explicit command line."""
+    args, sources = config.parse_args(build_parser(), argv)
+    if args.quick:
+        replaced = sorted(k for k in QUICK if sources[k] == "file")
+        if replaced:
+            print(f"--quick replaces the config file's {', '.join(replaced)}", file=sys.stderr)
+        for k, v in QUICK.items():
+            if sources[k] != "command line":
+                setattr(args, k, v)
+    return args
 
 
 def validate(model, sets, device):
@@ -84,18 +105,30 @@ def validate(model, sets, device):
 
 
 def main(argv=None):
-    a = parse_args(argv)
+    """Command line: options (see parse_args) -> run. Returns the validation history."""
+    return run(parse_args(sys.argv[1:] if argv is None else argv))
+
+
+def options(**values):
+    """Options namespace for run(): the built-in defaults with `values` applied, e.g.
+    options(mocap=[...], steps=100, out="/tmp/w.pt")."""
+    return config.namespace(build_parser(), **values)
+
+
+def run(a):
+    """Train with the options namespace `a` (see options(); the library entry point for
+    benchmarks). Returns the validation history."""
     torch.manual_seed(a.seed)
     trials = load_trials(a.mocap)
     val = set(a.val_subjects)
     train = [t for t in trials if t.subject not in val]
     if a.h36m:
         from .h36m import h36m_trials
-        train += h36m_trials(a.h36m, ("S1", "S5", "S6", "S7", "S8"))
+        train += h36m_trials(a.h36m, config.H36M_TRAIN_SUBJECTS)
     pool = make_pool(train)
     present = {t.subject for t in trials}
     sets = {}
-    for label, subj in (("val", val - set(LOW_POSE_SUBJECTS)), ("low_poses", val & set(LOW_POSE_SUBJECTS))):
+    for label, subj in (("val", val - set(config.LOW_POSE_SUBJECTS)), ("low_poses", val & set(config.LOW_POSE_SUBJECTS))):
         subj &= present
         if subj:
             s = eval_samples(a.mocap, sorted(subj), a.val_samples, seed=123)
@@ -171,5 +204,6 @@ def main(argv=None):
 if __name__ == "__main__":
     try:
         main()
-    except (ValueError, OSError) as e:
-        sys.exit(f"error: {e}")
+    except (ValueError, OSError) as e:  # bad options or data: one line, exit status 2
+        print(f"error: {str(e).splitlines()[0] if str(e) else type(e).__name__}", file=sys.stderr)
+        sys.exit(2)

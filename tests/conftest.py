@@ -1,10 +1,9 @@
 """Shared test fixtures: paths to ../shared (read in place, never copied)."""
-from pathlib import Path
-
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+from lifter.config import shared_dir
+
+SHARED = shared_dir()  # ../shared beside the repository, or $POSE_SHARED
 
 
 @pytest.fixture(scope="session")

@@ -166,15 +166,15 @@ def test_evaluate_on_heldout_mocap(tmp_path, shared, quick_weights):
     assert res["frames"] == 300 and set(res["per_action"]) <= {"squat1Reps", "lieDownFloor", "depositFloorR"}
 
 
-def test_evaluate_bad_inputs_exit_with_one_line(tmp_path, quick_weights):
+def test_evaluate_bad_inputs_exit_with_one_line(tmp_path, quick_weights, capsys):
+    def fails(argv, message):
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as e:
+            evaluate.main(argv)
+        err = capsys.readouterr().err
+        assert e.value.code == 2 and message in err and err.count("\n") == 1
     (tmp_path / "data_3d_h36m.npz").write_bytes(b"garbage")
-    with pytest.raises(SystemExit) as e:
-        evaluate.main(["--weights", str(quick_weights), "--h36m", str(tmp_path)])
-    assert "data_3d_h36m.npz: unreadable npz" in str(e.value)
+    fails(["--weights", str(quick_weights), "--h36m", str(tmp_path)], "data_3d_h36m.npz: unreadable npz")
     np.savez(tmp_path / "data_3d_h36m.npz", other=np.zeros(3))
-    with pytest.raises(SystemExit) as e:
-        evaluate.main(["--weights", str(quick_weights), "--h36m", str(tmp_path)])
-    assert "no 'positions_3d' array" in str(e.value)
-    with pytest.raises(SystemExit) as e:
-        evaluate.main(["--weights", str(tmp_path / "nope.pt"), "--h36m", str(tmp_path)])
-    assert "nope.pt: file not found" in str(e.value)
+    fails(["--weights", str(quick_weights), "--h36m", str(tmp_path)], "no 'positions_3d' array")
+    fails(["--weights", str(tmp_path / "nope.pt"), "--h36m", str(tmp_path)], "nope.pt: file not found")
