@@ -3,8 +3,12 @@ and (BVH) against the independent bvhio package."""
 import numpy as np
 import pytest
 
-from lifter.data import ASF_MAP, motion_points, read_folder
-from lifter.mocap import MocapError, asf_amc_motion, read_bvh
+from lifter.data import read_folder
+from lifter.mocap.points import motion_points
+from lifter.mocap.rigs import ASF as ASF_MAP
+from lifter.mocap.asf import asf_amc_motion, read_asf
+from lifter.mocap.bvh import read_bvh
+from lifter.mocap.motion import MocapError
 from lifter.skeleton import JOINTS
 
 
@@ -89,7 +93,6 @@ def test_bad_asf_is_a_one_line_error(tmp_path, content, message):
     path = tmp_path / "bad.asf"
     if content is not None:
         path.write_text(content)
-    from lifter.mocap import read_asf
     with pytest.raises(MocapError) as e:
         read_asf(str(path))
     assert str(path) in str(e.value) and "\n" not in str(e.value)
