@@ -154,3 +154,12 @@ def load_trials(folders, stride=4, subjects=None, cache_dir=CACHE_DIR):
                      **{f"b{i}": t.body for i, t in enumerate(trials)})
         out += [t for t in trials if subjects is None or t.subject in subjects or t.name in subjects]
     return out
+
+
+def split_validation(trials, held_out):
+    """-> (training trials, validation trials): a trial is held out when its subject or its
+    take name is in `held_out`; held-out trials reach neither training nor the pool of
+    recombination sources (both are built from the first list only)."""
+    held_out = set(held_out)
+    val = [t for t in trials if t.subject in held_out or t.name in held_out]
+    return [t for t in trials if not (t.subject in held_out or t.name in held_out)], val

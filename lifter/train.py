@@ -18,21 +18,21 @@ import torch
 import yaml
 from tqdm import tqdm
 
-from .data import load_trials
+from .data import load_trials, split_validation
 from .generator import AugmentConfig, eval_samples, make_pool, sample
 from .metrics import mpjpe, p_mpjpe
 from .model import GUMLP, LOSSES, load_lifter, save_lifter
 
 SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
 DEFAULTS = {
-    "mocap": [os.path.join(SHARED, d) for d in ("cmu-mocap", "hdm05-subset", "cmu-bvh")],
-    "h36m": None, "val_subjects": ["14", "55", "HDM_tr", "bvh_75_19"],
+    "mocap": [os.path.join(SHARED, d) for d in ("cmu-mocap", "hdm05-subset", "cmu-bvh", "cmu-daz-bvh", "cmu-iclone-bvh")],
+    "h36m": None, "val_subjects": ["14", "55", "HDM_tr", "bvh_75_19", "02_10"],
     "width": 256, "blocks": 3, "input_norm": "rays", "batch": 256, "steps": 12000,
     "lr": 1e-3, "loss": "likelihood", "minutes": None, "seed": 0, "val_every": 1000, "val_samples": 3000,
     "out": "weights/gumlp_cmu.pt", "init": None, "resume": False, "quick": False, "device": "cpu",
     "augment": {},  # AugmentConfig fields to override (config file only)
 }
-LOW_POSE_SUBJECTS = ("HDM_tr", "bvh_75_19")  # held-out squats/lying/bending and chair sitting
+LOW_POSE_SUBJECTS = ("HDM_tr", "bvh_75_19", "02_10")  # held-out squats/lying/bending, chair sitting, washing
 
 
 def parse_args(argv):
@@ -40,7 +40,7 @@ def parse_args(argv):
     ap.add_argument("--config", help="YAML file of options (command line wins)")
     ap.add_argument("--mocap", nargs="+", help="mocap folders (ASF/AMC or BVH)")
     ap.add_argument("--h36m", help="folder with data_3d_h36m.npz (VideoPose3D layout); adds S1 S5 S6 S7 S8")
-    ap.add_argument("--val-subjects", nargs="+", help="subjects held out for validation")
+    ap.add_argument("--val-subjects", nargs="+", help="subjects or take names held out of training")
     ap.add_argument("--width", type=int)
     ap.add_argument("--blocks", type=int)
     ap.add_argument("--input-norm", choices=["rays", "screen"])
@@ -88,12 +88,12 @@ def main(argv=None):
     torch.manual_seed(a.seed)
     trials = load_trials(a.mocap)
     val = set(a.val_subjects)
-    train = [t for t in trials if t.subject not in val]
+    train, _ = split_validation(trials, val)
     if a.h36m:
         from .h36m import h36m_trials
         train += h36m_trials(a.h36m, ("S1", "S5", "S6", "S7", "S8"))
     pool = make_pool(train)
-    present = {t.subject for t in trials}
+    present = {t.subject for t in trials} | {t.name for t in trials}
     sets = {}
     for label, subj in (("val", val - set(LOW_POSE_SUBJECTS)), ("low_poses", val & set(LOW_POSE_SUBJECTS))):
         subj &= present
