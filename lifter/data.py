@@ -27,6 +27,10 @@ from .skeleton import JOINTS
 
 LIFTER_DIR = os.path.dirname(os.path.abspath(__file__))
 CACHE_DIR = os.path.join(os.path.dirname(LIFTER_DIR), ".cache", "mocap")
+# Every module that shapes the cached points (the modules this one imports, and theirs):
+# the cache key hashes their source (tests/test_mocap.py checks the list is complete).
+CACHE_MODULES = ("__init__.py", "data.py", "skeleton.py", "mocap/__init__.py", "mocap/asf.py", "mocap/bodies.py",
+                 "mocap/bvh.py", "mocap/h36m_targets.py", "mocap/motion.py", "mocap/points.py", "mocap/rigs.py")
 
 
 @dataclass
@@ -129,9 +133,8 @@ def _cache_key(folder, stride):
     h = hashlib.sha1(repr((os.path.abspath(folder), stride)).encode())
     for f in sorted(glob.glob(os.path.join(folder, "**", "*.*"), recursive=True)):
         h.update(f"{f}:{os.path.getsize(f)}:{os.path.getmtime(f)}".encode())
-    # every module that shapes the cached points
-    for f in sorted(glob.glob(os.path.join(LIFTER_DIR, "mocap", "*.py"))) + [__file__, os.path.join(LIFTER_DIR, "skeleton.py")]:
-        with open(f, "rb") as fh:
+    for f in CACHE_MODULES:
+        with open(os.path.join(LIFTER_DIR, f), "rb") as fh:
             h.update(fh.read())
     return h.hexdigest()[:12]
 
