@@ -1,12 +1,14 @@
-"""Design choices of the lifter's training, measured: each variant trains the same small
-GUMLP for the same steps and seed, then is evaluated on held-out mocap subjects (random
-cameras, noisy 2D) and held-out low poses (HDM05 actor tr, the chair-sitting BVH).
+"""Data choices of the lifter's training, measured: each variant trains the same small
+GUMLP for the same steps and seed, then is scored on the held-out proxy
+(benchmarks/h36m_layout_proxy.py: four groups least like training, through the Human3.6M
+cameras, ground-truth and noisy 2D) and on the old proxy protocol.
 
-    python benchmarks/lifter_ablation.py [--steps 400] [--json benchmarks/results/lifter_ablation.json]
+    python benchmarks/lifter_ablation.py [--steps 400] [--only NAME ...] [--json benchmarks/results/lifter_ablation.json]
 
-Variants: the shipped recipe; the authors' screen normalisation (x / w * 2 - [1, h / w])
-instead of camera rays; no re-posing augmentation; no body-size augmentation; the paper's
-squared Gaussian likelihood instead of the authors' released loss.
+Variants (all with Human3.6M-definition targets): the mocap as before (ASF/AMC and 75_19)
+against every source (the Daz and iClone BVH rigs added); then on every source each
+synthesis alone (recombination, retargeting onto real skeletons, hands to face/table,
+bone-angle turns, lab cameras) and all of them together.
 """
 import argparse
 import json
@@ -17,22 +19,29 @@ import tempfile
 import yaml
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+import h36m_layout_proxy as proxy  # noqa: E402  (benchmarks/ is this script's own folder)
 from lifter import train  # noqa: E402
 
+OLD_MOCAP = [os.path.join(train.SHARED, d) for d in ("cmu-mocap", "hdm05-subset", "cmu-bvh")]
+ALL = {"recombine_prob": 0.2, "retarget_prob": 0.5, "reach_prob": 0.15, "perturb_prob": 0.3, "lab_camera_prob": 0.3}
 VARIANTS = {
-    "shipped recipe (rays)": {},
-    "screen normalisation": {"input_norm": "screen"},
-    "no re-posing": {"augment": {"repose_prob": 0.0}},
-    "no body-size augmentation": {"augment": {"scale_range": [1.0, 1.0], "bone_jitter": 0.0}},
-    "squared Gaussian loss": {"loss": "gaussian"},
+    "earlier sources": {"mocap": OLD_MOCAP},
+    "every source": {},
+    "+ recombination 0.2": {"augment": {"recombine_prob": 0.2}},
+    "+ retargeting 0.5": {"augment": {"retarget_prob": 0.5}},
+    "+ hands to face/table 0.15": {"augment": {"reach_prob": 0.15}},
+    "+ bone turns 0.3": {"augment": {"perturb_prob": 0.3}},
+    "+ lab cameras 0.3": {"augment": {"lab_camera_prob": 0.3}},
+    "+ all synthesis": {"augment": ALL},
 }
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", type=int, default=400)
     ap.add_argument("--width", type=int, default=64)
     ap.add_argument("--blocks", type=int, default=1)
+    ap.add_argument("--proxy-stride", type=int, default=8)
     ap.add_argument("--json", default="benchmarks/results/lifter_ablation.json")
     ap.add_argument("--only", nargs="+", choices=list(VARIANTS), help="run these variants only")
     a = ap.parse_args()
@@ -41,18 +50,24 @@ def main():
         for name, extra in VARIANTS.items():
             if a.only and name not in a.only:
                 continue
+            weights = os.path.join(tmp, "w.pt")
             cfg = {"width": a.width, "blocks": a.blocks, "steps": a.steps, "val_every": a.steps,
-                   "val_samples": 3000, "out": os.path.join(tmp, "w.pt"), **extra}
+                   "val_samples": 1000, "out": weights, **extra}
             path = os.path.join(tmp, "cfg.yaml")
             with open(path, "w") as f:
                 yaml.safe_dump(cfg, f)
             print(f"== {name}", flush=True)
-            rows[name] = train.main(["--config", path])[-1]
-    print(f"\n{'variant':<28}{'held-out MPJPE':>16}{'P-MPJPE':>9}{'low poses MPJPE':>17}{'P-MPJPE':>9}")
-    for name, h in rows.items():
-        print(f"{name:<28}{h['val_mpjpe_mm']:16.1f}{h['val_p_mpjpe_mm']:9.1f}"
-              f"{h['low_poses_mpjpe_mm']:17.1f}{h['low_poses_p_mpjpe_mm']:9.1f}")
-    settings = {"steps": a.steps, "width": a.width, "blocks": a.blocks}
+            train.main(["--config", path])
+            res = proxy.score(weights, a.proxy_stride, tmp)
+            res["old proxy"] = proxy.score_old(weights, a.proxy_stride, tmp)
+            rows[name] = res
+    groups = list(proxy.GROUPS)
+    head = "".join(f"{g:>9}" for g in groups)
+    print(f"\n{'variant (MPJPE mm)':<28}{'proxy gt':>9}{'noisy':>8}{head}{'old':>8}")
+    for name, r in rows.items():
+        print(f"{name:<28}{r['proxy']['gt']['mpjpe_mm']:9.1f}{r['proxy']['noisy']['mpjpe_mm']:8.1f}"
+              + "".join(f"{r['groups'][g + ' gt']['mpjpe_mm']:9.1f}" for g in groups) + f"{r['old proxy']:8.1f}")
+    settings = {"steps": a.steps, "width": a.width, "blocks": a.blocks, "proxy_stride": a.proxy_stride}
     if a.only and os.path.isfile(a.json):  # keep the other variants of a run with the same settings
         with open(a.json) as f:
             old = json.load(f)

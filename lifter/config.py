@@ -19,9 +19,10 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_WEIGHTS = "weights/gumlp_cmu.pt"   # the shipped lifter, relative to the repository
 # Mocap subjects held out of training (configs/train_*.yaml val_subjects): CMU 14 and 55,
-# and the low poses (HDM05 squats/lying/bending, CMU BVH 75_19 chair sitting).
-HELDOUT_SUBJECTS = ("14", "55", "HDM_tr", "bvh_75_19")
-LOW_POSE_SUBJECTS = ("HDM_tr", "bvh_75_19")
+# the low poses (HDM05 squats/lying/bending, CMU BVH 75_19 chair sitting) and the
+# iClone washing take 02_10 (daily hand activity).
+HELDOUT_SUBJECTS = ("14", "55", "HDM_tr", "bvh_75_19", "02_10")
+LOW_POSE_SUBJECTS = ("HDM_tr", "bvh_75_19", "02_10")  # squats/lying/bending, chair sitting, washing
 H36M_TEST_SUBJECTS = ("S9", "S11")           # the standard Human3.6M protocol's test subjects
 H36M_TRAIN_SUBJECTS = ("S1", "S5", "S6", "S7", "S8")
 

@@ -2,12 +2,16 @@
 
 One call, `sample(pool, n, rng)`, makes a batch:
   1. pick frames (subjects weighted by sqrt(frames), so subject 105 does not dominate),
-  2. body size: global scale and per-segment (left/right symmetric) bone-length jitter,
-  3. re-posing: random trunk bend, hip flexion and knee flexion about the body's
+  2. synthesis (lifter/mocap/synthesis.py), each kept only inside the joint-limit table:
+     recombination (seated/squatting/crouching legs with another frame's upper body),
+     retargeting onto a real skeleton, hands to the face or a table, bone-angle turns,
+  3. body size: global scale and per-segment (left/right symmetric) bone-length jitter,
+     re-posing: random trunk bend, hip flexion and knee flexion about the body's
      left-right axis (sitting, crouching and bending poses the mocap lacks),
   4. a random camera: any yaw around the person, pitch -15..35 deg, slight roll, focal
      from a 40-95 deg horizontal FOV, image sizes of webcams, phones (portrait too)
-     and Human3.6M, distance 1.8-9 m, person anywhere in frame but wholly inside it,
+     and Human3.6M, distance 1.8-9 m, person anywhere in frame but wholly inside it;
+     or, for a share, a lab camera (lifter/lab_cameras.py),
   5. detector-like 2D noise on the projected points: per-joint jitter proportional to the
      person's image height, occasional outliers, per-sample hip-definition offsets,
   6. horizontal flip with probability 1/2,
@@ -19,7 +23,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from .camera import Intrinsics
-from .data import COCO_OFFSET, POINT_PARENTS
+from .lab_cameras import lab_cameras, lab_view
+from .mocap.joint_limits import joint_angles, within_limits
+from .mocap.points import COCO_OFFSET, POINT_PARENTS
+from .mocap.synthesis import DESC, perturb_bones, reach, recombine, retarget, rotation_about
 from .normalise import normalise_rays, normalise_screen
 from .skeleton import COCO_FLIP_PERM, FLIP_PERM, JOINTS, to_lifter_input
 
@@ -45,31 +52,15 @@ class AugmentConfig:
     hip_offset_m: float = 0.03
     flip: bool = True
     h36m_input_prob: float = 0.3        # share of samples whose 2D is in Human3.6M's layout
+    recombine_prob: float = 0.0         # lower body from pool.legs, upper body from the drawn frame
+    retarget_prob: float = 0.0          # bone lengths of a random real skeleton (pool.bodies)
+    reach_prob: float = 0.0             # one hand to the face or to table height (half each)
+    perturb_prob: float = 0.0           # PoseAug-style limb-bone turns
+    perturb_sd_deg: float = 8.0
+    lab_camera_prob: float = 0.0        # share of lab-like cameras (lifter/lab_cameras.py)
 
 
-def _descendants(parents):
-    kids = {i: [c for c, p in enumerate(parents) if p == i] for i in range(len(parents))}
-
-    def walk(i):
-        out = [i]
-        for c in kids[i]:
-            out += walk(c)
-        return out
-    return {i: np.array(walk(i)) for i in range(len(parents))}
-
-
-_DESC = _descendants(POINT_PARENTS)
 _FLIP_ALL = list(FLIP_PERM) + [COCO_OFFSET + i for i in COCO_FLIP_PERM]
-_TOP_DOWN = sorted(range(len(POINT_PARENTS)), key=lambda i: -len(_DESC[i]))  # parents first
-
-
-def _rotation_about(axis, angle):
-    """Rodrigues: axis (N, 3) unit, angle (N,) rad -> (N, 3, 3)."""
-    K = np.zeros((len(axis), 3, 3))
-    K[:, 0, 1], K[:, 0, 2], K[:, 1, 2] = -axis[:, 2], axis[:, 1], -axis[:, 0]
-    K = K - K.transpose(0, 2, 1)
-    s, c = np.sin(angle)[:, None, None], np.cos(angle)[:, None, None]
-    return np.eye(3) + s * K + (1 - c) * K @ K
 
 
 def scale_bones(points, rng, cfg):
@@ -81,11 +72,43 @@ def scale_bones(points, rng, cfg):
         for name in group:
             factor[:, _J[name]] = f
     factor *= rng.uniform(*cfg.scale_range, n)[:, None]
-    offsets = points - points[:, [max(p, 0) for p in POINT_PARENTS]]
-    out = np.zeros_like(points)
-    for i in _TOP_DOWN:
-        p = POINT_PARENTS[i]
-        out[:, i] = (out[:, p] if p >= 0 else 0) + offsets[:, i] * factor[:, i:i + 1]
+    return retarget(points, factor)
+
+
+def _point_factor(joint_factor):
+    """(N, 17) per-joint length factors -> (N, 34): each COCO marker's offset scales with
+    the bone of the joint it hangs from."""
+    return np.concatenate([joint_factor, joint_factor[:, list(POINT_PARENTS[COCO_OFFSET:])]], axis=1)
+
+
+def synthesise(pts, body, pool, rng, cfg):
+    """Step 2 of the module docstring on (N, 34, 3) root-relative points with their (N, 17)
+    body factors; any synthesised pose outside the joint-limit table keeps its input."""
+    n = len(pts)
+    out, body = pts.copy(), body.copy()
+    comb = (rng.random(n) < cfg.recombine_prob) & (len(pool.legs) > 0)
+    if comb.any():
+        legs = pool.legs[rng.integers(len(pool.legs), size=int(comb.sum()))]
+        out[comb] = recombine(pool.points[legs].astype(np.float64), out[comb])
+        lower = [_J[f"{s}_{j}"] for s in ("left", "right") for j in ("hip", "knee", "ankle")]
+        body[np.ix_(comb, lower)] = pool.body[legs][:, lower]
+    # recombined frames always go onto one body, so legs and trunk are one person's
+    new_body = comb | (rng.random(n) < cfg.retarget_prob)
+    if new_body.any() and len(pool.bodies):
+        k = pool.bodies[rng.integers(len(pool.bodies), size=int(new_body.sum()))]
+        out[new_body] = retarget(out[new_body], _point_factor(k / body[new_body]))
+    for where, share in (("face", 0.5), ("table", 0.5)):
+        sel = rng.random(n) < cfg.reach_prob * share
+        side = rng.random(n) < 0.5
+        for name, m in (("left", sel & side), ("right", sel & ~side)):
+            if m.any():
+                out[m] = reach(out[m], name, where, rng)
+    sel = rng.random(n) < cfg.perturb_prob
+    if sel.any():
+        out[sel] = perturb_bones(out[sel], rng, cfg.perturb_sd_deg)
+    changed = np.any(out != pts, axis=(1, 2))
+    bad = changed & ~within_limits(out[:, :COCO_OFFSET])
+    out[bad] = pts[bad]
     return out
 
 
@@ -104,15 +127,18 @@ def repose(points, rng, cfg):
 
     def turn(child, pivot, lo_hi, prob):
         ang = np.radians(rng.uniform(*lo_hi, m)) * (rng.random(m) < prob)
-        R = _rotation_about(left, ang)
-        idx = _DESC[_J[child]]
+        R = rotation_about(left, ang)
+        idx = DESC[_J[child]]
         piv = p[:, _J[pivot]][:, None]
         p[:, idx] = np.einsum("nij,nkj->nki", R, p[:, idx] - piv) + piv
 
+    before = p.copy()
     turn("spine", "pelvis", cfg.trunk_bend_deg, 0.6)
     for side in ("left", "right"):
         turn(f"{side}_knee", f"{side}_hip", cfg.hip_flex_deg, 0.6)
         turn(f"{side}_ankle", f"{side}_knee", tuple(-a for a in cfg.knee_flex_deg[::-1]), 0.5)
+    bad = ~within_limits(p[:, :COCO_OFFSET])
+    p[bad] = before[bad]  # a re-posing past the joint limits is dropped
     points[sel] = p
     return points
 
@@ -134,11 +160,11 @@ def view(points, rng, f, c, size, max_tries=6):
     yaw, pitch = rng.uniform(0, 2 * np.pi, n), np.radians(rng.uniform(-15, 35, n))
     roll = np.radians(rng.normal(0, 3, n))
     up = np.tile([0.0, 1.0, 0.0], (n, 1))
-    R = _rotation_about(up, yaw)
+    R = rotation_about(up, yaw)
     # Y-up world -> camera axes (x right, y down, z forward): a half turn about x. Flipping
     # y alone would mirror the body (left and right sides swap places, labels do not).
     cam = np.einsum("nij,npj->npi", R, points) * np.array([1.0, -1.0, -1.0])
-    R = _rotation_about(np.tile([1.0, 0, 0], (n, 1)), -pitch) @ _rotation_about(np.tile([0, 0, 1.0], (n, 1)), roll)
+    R = rotation_about(np.tile([1.0, 0, 0], (n, 1)), -pitch) @ rotation_about(np.tile([0, 0, 1.0], (n, 1)), roll)
     cam = np.einsum("nij,npj->npi", R, cam)
     depth = rng.uniform(1.8, 9.0, n)
     todo = np.ones(n, bool)
@@ -180,6 +206,13 @@ class Pool:
     points: np.ndarray
     prob: np.ndarray
     action: np.ndarray  # (M,) action label per frame
+    body: np.ndarray    # (M, 17) length factors of each frame's body (lifter/mocap/bodies.py)
+    bodies: np.ndarray  # (K, 17) the distinct real skeletons among the frames
+    legs: np.ndarray    # frames whose lower body sits, squats or crouches (recombination sources)
+
+
+# A lower body worth recombining: both knees or both hips flexed past this (degrees).
+LEGS_FLEXION_DEG = 60.0
 
 
 def make_pool(trials):
@@ -193,7 +226,13 @@ def make_pool(trials):
     prob = np.concatenate([np.full(len(t.points), np.sqrt(per_subject[t.subject]) / per_subject[t.subject])
                            for t in trials])
     action = np.concatenate([np.full(len(t.points), t.action) for t in trials])
-    return Pool(pts.astype(np.float32), prob / prob.sum(), action)
+    body = np.concatenate([np.broadcast_to(t.body, (len(t.points), len(JOINTS))) for t in trials])
+    real = {t.figure: t.body for t in trials if t.figure.startswith("asf_")}
+    bodies = np.array(list(real.values()), np.float32).reshape(-1, len(JOINTS))
+    a = joint_angles(pts[:, :COCO_OFFSET].astype(np.float64))
+    legs = np.flatnonzero(((a["knee_flexion"] > LEGS_FLEXION_DEG).all(-1) | (a["hip_flexion"] > LEGS_FLEXION_DEG).all(-1))
+                          & within_limits(pts[:, :COCO_OFFSET].astype(np.float64)))
+    return Pool(pts.astype(np.float32), prob / prob.sum(), action, body.astype(np.float32), bodies, legs)
 
 
 def sample(pool, n, rng, cfg=AugmentConfig(), input_norm="rays", index=None, augment=True, noise=True):
@@ -205,6 +244,7 @@ def sample(pool, n, rng, cfg=AugmentConfig(), input_norm="rays", index=None, aug
         index = rng.choice(len(pool.points), size=n, p=pool.prob)
     pts = pool.points[index].astype(np.float64)
     if augment:
+        pts = synthesise(pts, pool.body[index].astype(np.float64), pool, rng, cfg)
         pts = repose(scale_bones(pts, rng, cfg), rng, cfg)
         left = pts[:, _J["left_hip"]] - pts[:, _J["right_hip"]]
         left /= np.linalg.norm(left, axis=-1, keepdims=True) + 1e-9
@@ -214,6 +254,12 @@ def sample(pool, n, rng, cfg=AugmentConfig(), input_norm="rays", index=None, aug
             pts[:, k] += sign * hip[:, :1] * left + hip[:, 1:] * np.array([0, 1.0, 0])
     f, c, size = random_cameras(n, rng)
     cam, px = view(pts, rng, f, c, size)  # px: all 34 points
+    lab = rng.random(n) < (cfg.lab_camera_prob if augment else 0.0)
+    if lab.any():
+        lf, lc, lsize = lab_cameras(int(lab.sum()), rng)
+        lcam, lpx, ok = lab_view(pts[lab], rng, lf, lc, lsize)
+        idx = np.flatnonzero(lab)[ok]  # a lab camera that misses the person keeps the wide one
+        f[idx], c[idx], size[idx], cam[idx], px[idx] = lf[ok], lc[ok], lsize[ok], lcam[ok], lpx[ok]
     scores = np.ones(px.shape[:2])
     if noise:
         px, scores = detector_noise(px, rng, cfg)

@@ -19,13 +19,13 @@ import yaml
 from tqdm import tqdm
 
 from . import config
-from .data import load_trials
+from .data import load_trials, split_validation
 from .generator import AugmentConfig, eval_samples, make_pool, sample
 from .metrics import mpjpe, p_mpjpe
 from .model import GUMLP, LOSSES, load_lifter, save_lifter
 
 DEFAULTS = {
-    "mocap": config.shared_data("cmu-mocap", "hdm05-subset", "cmu-bvh"),
+    "mocap": config.shared_data("cmu-mocap", "hdm05-subset", "cmu-bvh", "cmu-daz-bvh", "cmu-iclone-bvh"),
     "h36m": None, "val_subjects": list(config.HELDOUT_SUBJECTS),
     "width": 256, "blocks": 3, "input_norm": "rays", "batch": 256, "steps": 12000,
     "lr": 1e-3, "loss": "likelihood", "minutes": None, "seed": 0, "val_every": 1000, "val_samples": 3000,
@@ -121,12 +121,12 @@ def run(a):
     torch.manual_seed(a.seed)
     trials = load_trials(a.mocap)
     val = set(a.val_subjects)
-    train = [t for t in trials if t.subject not in val]
+    train, _ = split_validation(trials, val)
     if a.h36m:
         from .h36m import h36m_trials
         train += h36m_trials(a.h36m, config.H36M_TRAIN_SUBJECTS)
     pool = make_pool(train)
-    present = {t.subject for t in trials}
+    present = {t.subject for t in trials} | {t.name for t in trials}
     sets = {}
     for label, subj in (("val", val - set(config.LOW_POSE_SUBJECTS)), ("low_poses", val & set(config.LOW_POSE_SUBJECTS))):
         subj &= present

@@ -4,7 +4,8 @@ import pytest
 from hypothesis import given
 
 from fuzz_support import FUZZ, Tally, mutated
-from lifter.mocap import asf_amc_motion, read_asf, read_bvh
+from lifter.mocap.asf import asf_amc_motion, read_asf
+from lifter.mocap.bvh import read_bvh
 
 pytestmark = pytest.mark.timeout(300)
 

@@ -1,10 +1,16 @@
 """Mocap readers on the real files, checked against the figures in the data READMEs
 and (BVH) against the independent bvhio package."""
+import os
+
 import numpy as np
 import pytest
 
-from lifter.data import ASF_MAP, motion_points, read_folder
-from lifter.mocap import MocapError, asf_amc_motion, read_bvh
+from lifter.data import read_folder
+from lifter.mocap.points import motion_points
+from lifter.mocap.rigs import ASF as ASF_MAP
+from lifter.mocap.asf import asf_amc_motion, read_asf
+from lifter.mocap.bvh import read_bvh
+from lifter.mocap.motion import MocapError
 from lifter.skeleton import JOINTS
 
 
@@ -89,7 +95,6 @@ def test_bad_asf_is_a_one_line_error(tmp_path, content, message):
     path = tmp_path / "bad.asf"
     if content is not None:
         path.write_text(content)
-    from lifter.mocap import read_asf
     with pytest.raises(MocapError) as e:
         read_asf(str(path))
     assert str(path) in str(e.value) and "\n" not in str(e.value)
@@ -114,3 +119,23 @@ def _empty(tmp_path):
     d = tmp_path / "empty"
     d.mkdir()
     return d
+
+
+def test_cache_key_covers_every_module_that_shapes_the_points(tmp_path, shared):
+    import subprocess
+    import sys
+
+    from lifter.data import CACHE_DIR, CACHE_MODULES, LIFTER_DIR, load_trials
+    assert CACHE_DIR == os.path.join(os.path.dirname(LIFTER_DIR), ".cache", "mocap")  # not the current directory
+    code = ("import sys, lifter.data; print('\\n'.join(m.__file__ for n, m in sys.modules.items() "
+            "if n.split('.')[0] == 'lifter'))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    rel = {str(__import__("pathlib").Path(f).relative_to(LIFTER_DIR)) for f in loaded}
+    assert rel <= set(CACHE_MODULES)
+    # the cache lives under the repository, wherever the process runs, and is reused
+    folder = str(shared / "data" / "cmu-bvh")
+    first = load_trials([folder], cache_dir=str(tmp_path))
+    assert len(list(tmp_path.glob("cmu-bvh-*.npz"))) == 1
+    again = load_trials([folder], cache_dir=str(tmp_path))
+    np.testing.assert_array_equal(first[0].points, again[0].points)
+    assert first[0].figure == again[0].figure and (first[0].body == again[0].body).all()
