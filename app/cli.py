@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -74,6 +75,10 @@ def build_parser():
     a("--render-height", type=int, default=480, metavar="PX",
       help="height of the rendered video / windows (default: %(default)s)")
     a("--max-frames", type=int, metavar="N", help="stop after N frames")
+    a("--stream", metavar="URL", help="send each frame's skeleton live to an animation tool: "
+                                      "vmc://HOST:PORT (VMC protocol over UDP: VSeeFace, Warudo, VNyan, "
+                                      "Blender/Unity VMC add-ons; usual port 39539)")
+    a("--stream-track", type=int, metavar="ID", help="stream this track id (default: the largest person)")
     a("--device", choices=("cpu", "cuda"), default="cpu", help="lifter device (default: %(default)s)")
     a("--torch-threads", type=int, default=1, metavar="N",
       help="torch CPU threads; the lifter is tiny, extra threads only compete with the detector "
@@ -118,6 +123,9 @@ def parse_args(argv):
         raise ValueError("--render-video writes DIR/overlay.mp4: give --export DIR too")
     if args.iters < 0 or args.det_width < 0 or args.render_height < 16:
         raise ValueError("--iters and --det-width must be >= 0, --render-height >= 16")
+    if args.stream:
+        from .stream import parse_stream_url
+        parse_stream_url(args.stream)  # a bad URL fails here, before any model loads
     if args.max_frames is not None and args.max_frames < 1:
         raise ValueError(f"--max-frames {args.max_frames}: must be at least 1")
     return args
@@ -158,19 +166,41 @@ def has_display():
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) or sys.platform in ("win32", "darwin")
 
 
+@dataclass
+class Lifting:
+    """What every video of a run shares (app.batch keeps one per worker)."""
+    model: object           # loaded GUMLP (lifter.model.load_lifter)
+    weights: Path
+    refine: object          # lifter.uao.RefineOptions
+    intrinsics_for: object  # (width, height) -> lifter.camera.Intrinsics
+
+
+def load_lifting(args):
+    """Check the lifting options and load the lifter once -> Lifting."""
+    import torch
+
+    from lifter.model import load_lifter
+    from lifter.uao import RefineOptions
+
+    weights = weights_path(args.weights)
+    solver = None if args.refine_solver == "auto" else args.refine_solver
+    refine = RefineOptions(mode=args.refine, iters=args.iters, score_threshold=args.score_threshold,
+                           max_ms=args.refine_max_ms, solver=solver)
+    refine.check()
+    intrinsics_for = make_intrinsics(args)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda: no CUDA device available to torch")
+    torch.set_num_threads(max(1, args.torch_threads))
+    return Lifting(load_lifter(str(weights), args.device), weights, refine, intrinsics_for)
+
+
 def run(args):
     # MediaPipe / TFLite log through glog to stderr on every start; keep errors only
     os.environ.setdefault("GLOG_minloglevel", "2")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import torch
-
     from detectors import make_detector
-    from lifter.model import load_lifter
-    from lifter.uao import RefineOptions
 
     from .exports import prepare_export_dir
-    from .outputs import Outputs
-    from .pipeline import Pipeline
     from .sources import open_source, warn
 
     # Signals are caught from the start, so Ctrl-C / TERM while models load still ends cleanly.
@@ -184,61 +214,72 @@ def run(args):
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
 
+    def on_pipeline(pipeline):
+        stop["pipeline"] = pipeline
+        if stop["reason"]:
+            pipeline.request_stop(stop["reason"])
+
     if args.viewer != "none" and not has_display():
         warn(f"no display: running headless (--viewer none instead of {args.viewer})")
         args.viewer = "none"
     if args.export:
         prepare_export_dir(args.export)
-    weights = weights_path(args.weights)
-    solver = None if args.refine_solver == "auto" else args.refine_solver
-    refine = RefineOptions(mode=args.refine, iters=args.iters, score_threshold=args.score_threshold,
-                           max_ms=args.refine_max_ms, solver=solver)
-    refine.check()
-    intrinsics_for = make_intrinsics(args)
-    if args.device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda: no CUDA device available to torch")
-    torch.set_num_threads(max(1, args.torch_threads))
-    model = load_lifter(str(weights), args.device)
+    lifting = load_lifting(args)
     source = open_source(args.source, args.mode)
     try:
-        live = source.live
         # separate stills are detected afresh each; video frames are tracked
         detector = make_detector(args.detector, config=args.det_config, checkpoint=args.det_checkpoint,
                                  device=args.device, static_image=source.stills)
-        intr = intrinsics_for(*source.size)
-        meta = {
-            "joint_names": list(JOINTS), "parents": list(PARENTS),
-            "units": {"keypoints_2d_px": "pixels, original image", "joints_3d_m": "metres, camera frame "
-                      "(x right, y down, z forward), root-relative", "root_m": "metres, camera frame"},
-            "fps": source.fps, "image_size": list(source.size), "intrinsics": intr.as_dict(),
-            "source": str(args.source), "live": live,
-            "model": {"weights": str(weights), "config": model.config,
-                      "sha256": hashlib.sha256(weights.read_bytes()).hexdigest()[:16],
-                      "meta": getattr(model, "meta", {})},
-            "detector": {"name": detector.name, "version": detector.version},
-            "refine": {"mode": refine.mode, "iters": refine.iters, "max_ms": refine.max_ms,
-                       "solver": refine.solver_used},
-            "bvh_bone_lengths": args.bvh_lengths,
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        }
         try:
-            outputs = Outputs(args.viewer, args.export, json.loads(json.dumps(meta, default=str)),
-                              args.render_video, args.render_height, source.fps)
-        except BaseException:
-            detector.close()
-            raise
-        pipeline = Pipeline(source, detector, model, intrinsics_for, refine, outputs, live,
-                            args.max_frames, args.det_width, args.device, args.progress)
-        stop["pipeline"] = pipeline
-        if stop["reason"]:
-            pipeline.request_stop(stop["reason"])
-        try:
-            summary = pipeline.run()
+            return run_source(args, source, detector, lifting, on_pipeline)
         finally:
-            exported = outputs.close()
             detector.close()
     finally:
         source.close()
+
+
+def run_source(args, source, detector, lifting, on_pipeline=None):
+    """One opened source through the pipeline into the outputs args asks for; writes
+    args.export/summary.json last (its presence marks a complete export). Returns the
+    summary dict. Closes neither the source nor the detector (app.batch reuses detectors)."""
+    from .outputs import Outputs
+    from .pipeline import Pipeline
+    from .stream import open_stream
+
+    model, intr = lifting.model, lifting.intrinsics_for(*source.size)
+    meta = {
+        "joint_names": list(JOINTS), "parents": list(PARENTS),
+        "units": {"keypoints_2d_px": "pixels, original image", "joints_3d_m": "metres, camera frame "
+                  "(x right, y down, z forward), root-relative", "root_m": "metres, camera frame"},
+        "fps": source.fps, "image_size": list(source.size), "intrinsics": intr.as_dict(),
+        "source": str(args.source), "live": source.live,
+        "model": {"weights": str(lifting.weights), "config": model.config,
+                  "sha256": hashlib.sha256(lifting.weights.read_bytes()).hexdigest()[:16],
+                  "meta": getattr(model, "meta", {})},
+        "detector": {"name": detector.name, "version": detector.version},
+        "refine": {"mode": lifting.refine.mode, "iters": lifting.refine.iters, "max_ms": lifting.refine.max_ms,
+                   "solver": lifting.refine.solver_used},
+        "bvh_bone_lengths": args.bvh_lengths,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    stream = open_stream(args.stream, args.stream_track) if args.stream else None
+    try:
+        outputs = Outputs(args.viewer, args.export, json.loads(json.dumps(meta, default=str)),
+                          args.render_video, args.render_height, source.fps, stream=stream)
+    except BaseException:
+        if stream is not None:
+            stream.close()
+        raise
+    pipeline = Pipeline(source, detector, model, lifting.intrinsics_for, lifting.refine, outputs, source.live,
+                        args.max_frames, args.det_width, args.device, args.progress)
+    if on_pipeline is not None:
+        on_pipeline(pipeline)
+    try:
+        summary = pipeline.run()
+    finally:
+        exported = outputs.close()
+    if stream is not None:
+        summary["stream"] = stream.stats()
     if args.export:
         summary["exports"] = (exported or {}).get("files", []) + (["overlay.mp4"] if args.render_video else [])
         (Path(args.export) / "summary.json").write_text(json.dumps(summary, indent=1))

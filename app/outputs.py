@@ -15,14 +15,16 @@ WINDOW = "pose overlay (q / Esc to quit)"
 
 class Outputs:
     def __init__(self, viewer="none", export_dir=None, meta=None, render_video=False,
-                 render_height_px=480, fps=30.0):
+                 render_height_px=480, fps=30.0, stream=None):
         """viewer: open3d (3D window + OpenCV overlay window) | opencv (one window with the
-        overlay and the offscreen 3D view side by side) | none (headless)."""
+        overlay and the offscreen 3D view side by side) | none (headless).
+        stream: an app.stream stream (live skeletons to animation tools) or None; closed here."""
         self.viewer_mode, self.render_height, self.fps = viewer, render_height_px, fps
         self.recorder = PoseRecorder(export_dir, meta or {}) if export_dir else None
         self.video_path = Path(export_dir) / VIDEO if render_video else None
         self._video = None
         self._first_show = True
+        self.stream = stream
         self.view3d = None
         if viewer != "none" or render_video:
             side = round(render_height_px * 4 / 3)
@@ -35,6 +37,10 @@ class Outputs:
             start = clock()
             self.recorder.write(frame)
             frame.record("export", start)
+        # h5 (issue 15) stream hook: send the frame live and name the stream in the HUD
+        if self.stream is not None:
+            self.stream.send(frame)
+            hud_lines = [*hud_lines, self.stream.hud_line()]
         if self.view3d is None:
             return keep_going
         start = clock()
@@ -65,6 +71,8 @@ class Outputs:
 
     def close(self):
         """Finalise exports and close windows/video; returns the exporter's result or None."""
+        if self.stream is not None:
+            self.stream.close()
         if self._video is not None:
             self._video.release()
         if self.view3d is not None:
