@@ -109,14 +109,25 @@ def load_config(path, known):
     return data
 
 
-def parse_args(argv):
+def parse_with_config(ap, argv):
+    """Parse argv with ap (build_parser() or an extension of it, as in app.batch), the
+    values of a --config file serving as defaults."""
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--config")
     first, _ = pre.parse_known_args(argv)
-    ap = build_parser()
     if first.config:
         ap.set_defaults(**load_config(first.config, option_defaults()))
-    args = ap.parse_args(argv)
+    return ap.parse_args(argv)
+
+
+def parse_args(argv):
+    args = parse_with_config(build_parser(), argv)
+    check_args(args)
+    return args
+
+
+def check_args(args):
+    """One-line ValueError for option values that cannot work together."""
     if args.source is None:
         raise ValueError("no --source given (camera index, video, image folder or stream URL)")
     if args.render_video and not args.export:
@@ -128,7 +139,6 @@ def parse_args(argv):
         parse_stream_url(args.stream)  # a bad URL fails here, before any model loads
     if args.max_frames is not None and args.max_frames < 1:
         raise ValueError(f"--max-frames {args.max_frames}: must be at least 1")
-    return args
 
 
 def weights_path(path):

@@ -68,5 +68,9 @@ class BlazePoseDetector:
         bbox = np.clip(bbox, 0, [w - 1, h - 1, w - 1, h - 1]).astype(np.float32)
         return [Person(keypoints, scores, bbox, source_px, source_scores, "blazepose33")]
 
+    def reset(self):
+        """Forget the tracked person (h5, issue 15: app.batch reuses one detector across videos)."""
+        self._pose.reset()
+
     def close(self):
         self._pose.close()

@@ -1,0 +1,93 @@
+"""One batch worker (a Ray actor in app.batch): loads the lifter and the detector once,
+then exports video after video through the same code as run_demo.py's offline mode
+(app.cli.run_source), each into its own folder."""
+import argparse
+import os
+import time
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def one_line(error):
+    text = str(error).splitlines()[0] if str(error) else ""
+    return text if isinstance(error, ValueError) and text else f"{type(error).__name__}: {text}".rstrip(": ")
+
+
+def video_args(app_options, video, export_dir):
+    """The run_demo.py options of one video: the batch's app options ({dest: value}) with
+    its own source and export, headless, every frame in order, no per-video bar."""
+    return argparse.Namespace(**{**app_options, "source": str(video), "export": str(export_dir),
+                                 "viewer": "none", "mode": "offline", "progress": False})
+
+
+class VideoWorker:
+    def __init__(self, app_options, threads=1):
+        """app_options: {dest: value} of the run_demo.py options every video shares;
+        threads: CPU threads this worker may use (BLAS, OpenCV, torch)."""
+        for name in THREAD_VARIABLES:
+            os.environ[name] = str(threads)
+        os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe / TFLite start-up chatter
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        import cv2
+        import torch
+
+        from .cli import load_lifting
+        cv2.setNumThreads(threads)
+        self.app_options = dict(app_options)
+        args = video_args(self.app_options, "unused", "unused")
+        self.lifting = load_lifting(args)
+        torch.set_num_threads(max(1, min(args.torch_threads, threads)))
+        self.detector = None
+
+    def ready(self):
+        """Returns once the models are loaded (the actor's constructor has run)."""
+        return os.getpid()
+
+    def _detector(self, args):
+        """The worker's detector, reset for a new video (tracking state from the previous
+        one would make results depend on the order); rebuilt when it cannot reset."""
+        from detectors import make_detector
+        if self.detector is not None and callable(getattr(self.detector, "reset", None)):
+            self.detector.reset()
+            return self.detector
+        if self.detector is not None:
+            self.detector.close()
+        self.detector = make_detector(args.detector, config=args.det_config, checkpoint=args.det_checkpoint,
+                                      device=args.device, static_image=False)
+        return self.detector
+
+    def _drop_detector(self):
+        if self.detector is not None:
+            self.detector.close()
+            self.detector = None
+
+    def process(self, video, export_dir):
+        """Export one video into export_dir (a partial export there is redone from the
+        start) -> {status: done | failed, frames, frames_with_people, seconds, error}."""
+        from .cli import run_source
+        from .exports import prepare_export_dir
+        from .sources import open_source
+        start = time.monotonic()
+        result = {"status": "failed", "frames": 0, "frames_with_people": 0, "seconds": 0.0, "error": None}
+        try:
+            args = video_args(self.app_options, video, export_dir)
+            (prepare_export_dir(export_dir) / "summary.json").unlink(missing_ok=True)
+            source = open_source(args.source, "offline")
+            try:
+                summary = run_source(args, source, self._detector(args), self.lifting)
+            finally:
+                source.close()
+            result.update(frames=summary["frames"], frames_with_people=summary["frames_with_people"])
+            if summary["frames_with_people"] == 0:
+                result["error"] = f"video {video}: nobody found in {summary['frames']} frames"
+            else:
+                result["status"] = "done"
+        except Exception as e:  # recorded for this video; the batch goes on with the others
+            self._drop_detector()  # its state after a failure is unknown
+            result["error"] = one_line(e)
+        result["seconds"] = round(time.monotonic() - start, 3)
+        return result
+
+    def close(self):
+        self._drop_detector()
+
