@@ -219,6 +219,9 @@ def main(argv=None):
     except ValueError as e:
         print(f"error: {str(e).splitlines()[0] if str(e) else type(e).__name__}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # workers are gone with Ray; finished exports stay complete
+        print("interrupted: run the same command again to export what is left", file=sys.stderr)
+        return 130
     t = summary["totals"]
     print(f"{t['videos']} videos: {t['done']} exported, {t['skipped']} already complete, {t['failed']} failed; "
           f"{t['frames']} frames at {summary['fps']:.1f} fps; summary in {Path(args.out) / SUMMARY}")
