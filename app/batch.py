@@ -138,7 +138,7 @@ def process(jobs, app_options, workers, threads, progress):
                     results[name] = ray.get(ref)
                 except RayError as e:  # the actor process died (Ray restarts it once)
                     results[name] = {"status": "failed", "frames": 0, "frames_with_people": 0, "seconds": 0.0,
-                                     "error": f"worker died: {worker_error(e)}"}
+                                     "cpu_s": 0.0, "error": f"worker died: {worker_error(e)}"}
                 idle.append(actor)
             finished = sum(r["frames"] for r in results.values())
             bar.total = max(bar.total, finished + sum(totals[n] for n, _, _ in todo)
@@ -166,7 +166,8 @@ def run_batch(videos, out_dir, app_options, workers=None, address=None, threads=
         done = None if force else finished_summary(folder, app_options["render_video"])
         if done is not None:
             entries[name] = {"source": str(video), "status": "skipped", "frames": done["frames"],
-                             "frames_with_people": done["frames_with_people"], "seconds": 0.0, "error": None}
+                             "frames_with_people": done["frames_with_people"], "seconds": 0.0, "cpu_s": 0.0,
+                             "error": None}
         else:
             (folder / JSONL).unlink(missing_ok=True)  # redone from the start; the bar counts its lines
             jobs.append((name, video, folder))
@@ -196,7 +197,8 @@ def run_batch(videos, out_dir, app_options, workers=None, address=None, threads=
         "totals": {"videos": len(entries),
                    **{s: sum(e["status"] == s for e in entries.values()) for s in ("done", "skipped", "failed")},
                    "frames": frames, "frames_with_people": sum(e.get("frames_with_people", 0) for e in processed),
-                   "seconds": round(sum(e.get("seconds", 0.0) for e in processed), 3)},
+                   "seconds": round(sum(e.get("seconds", 0.0) for e in processed), 3),
+                   "cpu_s": round(sum(e.get("cpu_s", 0.0) for e in processed), 3)},
         # fixed costs: Ray's start (or connection), then the actors loading their models
         "startup_s": {"ray": round(ray_s, 3), "workers": round(actors_s, 3)},
         "processing_s": round(processing_s, 3), "wall_s": round(wall_s, 3),

@@ -63,12 +63,13 @@ class VideoWorker:
 
     def process(self, video, export_dir):
         """Export one video into export_dir (a partial export there is redone from the
-        start) -> {status: done | failed, frames, frames_with_people, seconds, error}."""
+        start) -> {status: done | failed, frames, frames_with_people, seconds, cpu_s, error}."""
         from .cli import run_source
         from .exports import prepare_export_dir
         from .sources import open_source
-        start = time.monotonic()
-        result = {"status": "failed", "frames": 0, "frames_with_people": 0, "seconds": 0.0, "error": None}
+        start, cpu_start = time.monotonic(), time.process_time()
+        result = {"status": "failed", "frames": 0, "frames_with_people": 0, "seconds": 0.0, "cpu_s": 0.0,
+                  "error": None}
         try:
             args = video_args(self.app_options, video, export_dir)
             (prepare_export_dir(export_dir) / "summary.json").unlink(missing_ok=True)
@@ -86,6 +87,7 @@ class VideoWorker:
             self._drop_detector()  # its state after a failure is unknown
             result["error"] = one_line(e)
         result["seconds"] = round(time.monotonic() - start, 3)
+        result["cpu_s"] = round(time.process_time() - cpu_start, 3)  # every thread of this worker
         return result
 
     def close(self):

@@ -8,7 +8,8 @@ Cuts --clips clips of --frames frames (stretches where someone is in view) from
 code behind the command line, default app options) with 1 worker and with 2 workers,
 --repeats times each into fresh output folders. Per run: the workers' start-up (actors
 loading detector and lifter, excluded from throughput), processing seconds, videos and
-frames per second. The scaling ratio is best 2-worker fps over best 1-worker fps (target
+frames per second, and the cores the workers actually got (their CPU seconds over the
+processing seconds). The scaling ratio is best 2-worker fps over best 1-worker fps (target
 >= 1.6 on a 2-core machine). The machine's load average is printed too: other programs
 on the same cores lower both figures.
 """
@@ -72,10 +73,14 @@ def main(argv=None):
                     assert t["done"] == len(videos), s["videos"]
                     runs.append({"workers": workers, "workers_start_s": s["startup_s"]["workers"],
                                  "processing_s": s["processing_s"], "frames": t["frames"],
-                                 "videos_per_s": round(len(videos) / s["processing_s"], 3), "fps": s["fps"]})
+                                 "videos_per_s": round(len(videos) / s["processing_s"], 3), "fps": s["fps"],
+                                 # CPU the workers got: below `workers`, other programs held the cores
+                                 "cores_used": round(t["cpu_s"] / s["processing_s"], 2),
+                                 "cpu_ms_per_frame": round(t["cpu_s"] / t["frames"] * 1e3, 1)})
                     print(f"{workers} worker(s): {t['frames']} frames in {s['processing_s']:.1f} s = "
-                          f"{s['fps']:.2f} fps, {runs[-1]['videos_per_s']:.2f} videos/s "
-                          f"(workers start-up {s['startup_s']['workers']:.1f} s)", flush=True)
+                          f"{s['fps']:.2f} fps, {runs[-1]['videos_per_s']:.2f} videos/s, "
+                          f"{runs[-1]['cores_used']:.2f} cores used, {runs[-1]['cpu_ms_per_frame']:.0f} ms CPU "
+                          f"per frame (workers start-up {s['startup_s']['workers']:.1f} s)", flush=True)
         finally:
             ray.shutdown()
     best = {w: max(r["fps"] for r in runs if r["workers"] == w) for w in (1, 2)}
