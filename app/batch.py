@@ -105,16 +105,28 @@ def worker_error(error):
     return next((line.strip() for line in text.splitlines() if line.strip()), type(error).__name__)
 
 
-def process(jobs, app_options, workers, threads, progress):
+def worker_cores(workers, threads):
+    """Per worker, the CPU ids a local instance pins it to: its own `threads` cores while
+    there are enough, round robin beyond. None (no pinning) where Linux affinity is missing."""
+    if not hasattr(os, "sched_getaffinity"):
+        return [None] * workers
+    cpus = sorted(os.sched_getaffinity(0))
+    return [{cpus[(k * threads + i) % len(cpus)] for i in range(threads)} for k in range(workers)]
+
+
+def process(jobs, app_options, workers, threads, progress, pin=True):
     """Run jobs [(name, video, export_dir)] on `workers` actors -> ({name: result},
-    seconds to start the actors (models loaded), seconds processing the videos)."""
+    seconds to start the actors (models loaded), seconds processing the videos).
+    pin: give each worker cores of its own (a local instance)."""
     import ray
     from ray.exceptions import RayError
 
     remote_worker = ray.remote(VideoWorker)
     t0 = time.monotonic()
-    actors = [remote_worker.options(num_cpus=threads, max_restarts=1).remote(app_options, threads)
-              for _ in range(min(workers, len(jobs)))]
+    count = min(workers, len(jobs))
+    cores = worker_cores(count, threads) if pin else [None] * count
+    actors = [remote_worker.options(num_cpus=threads, max_restarts=1).remote(app_options, threads, cores[k])
+              for k in range(count)]
     try:
         ray.get([a.ready.remote() for a in actors])
     except RayError as e:
@@ -180,7 +192,9 @@ def run_batch(videos, out_dir, app_options, workers=None, address=None, threads=
             ray_s = time.monotonic() - t0
             cpus = int(ray.cluster_resources().get("CPU", 1))
             workers = workers or max(1, cpus // threads)
-            results, actors_s, processing_s = process(jobs, app_options, workers, threads, progress)
+            # a cluster's nodes have cores of their own: pin only on this machine
+            results, actors_s, processing_s = process(jobs, app_options, workers, threads, progress,
+                                                      pin=address is None)
     finally:
         if started:
             ray.shutdown()

@@ -20,10 +20,24 @@ def video_args(app_options, video, export_dir):
                                  "viewer": "none", "mode": "offline", "progress": False})
 
 
+def pin_process(cores):
+    """Keep every thread of this process, and the threads it starts later, on `cores`:
+    MediaPipe and the pipeline start threads of their own, which would otherwise spread
+    over the cores another worker is using."""
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            os.sched_setaffinity(int(tid), cores)
+        except OSError:  # a thread that has just ended
+            pass
+
+
 class VideoWorker:
-    def __init__(self, app_options, threads=1):
+    def __init__(self, app_options, threads=1, cores=None):
         """app_options: {dest: value} of the run_demo.py options every video shares;
-        threads: CPU threads this worker may use (BLAS, OpenCV, torch)."""
+        threads: CPU threads this worker may use (BLAS, OpenCV, torch); cores: CPU ids to
+        pin the worker to (a local instance gives each worker its own), None = any."""
+        if cores is not None:
+            pin_process(cores)
         for name in THREAD_VARIABLES:
             os.environ[name] = str(threads)
         os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe / TFLite start-up chatter
