@@ -83,16 +83,22 @@ def start_ray(address, cpus):
     if ray.is_initialized():
         return False, "ray: using the running instance"
     quiet = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
-    if address:
-        # cluster nodes get this checkout's code and weights; inputs and DIR must be paths
-        # every node sees (a shared filesystem)
-        context = ray.init(address=address, runtime_env={"working_dir": str(REPO), "excludes": SHIPPED_EXCLUDES},
-                           **quiet)
-    else:
-        # Ray's memory monitor weighs the whole machine: another program's memory would get
-        # our workers killed mid-video. The system's own OOM killer still guards the machine.
-        os.environ.setdefault("RAY_memory_monitor_refresh_ms", "0")
-        context = ray.init(num_cpus=cpus, **quiet)
+    try:
+        if address:
+            # cluster nodes get this checkout's code and weights; inputs and DIR must be
+            # paths every node sees (a shared filesystem)
+            context = ray.init(address=address, **quiet,
+                               runtime_env={"working_dir": str(REPO), "excludes": SHIPPED_EXCLUDES})
+        else:
+            # Ray's memory monitor weighs the whole machine: another program's memory would
+            # get our workers killed mid-video. The system's own OOM killer still guards it.
+            os.environ.setdefault("RAY_memory_monitor_refresh_ms", "0")
+            context = ray.init(num_cpus=cpus, **quiet)
+    except Exception as e:  # Ray raises ConnectionError, RuntimeError, its own errors...
+        target = f"ray cluster {address}: cannot connect" if address else "ray: cannot start a local instance"
+        hint = " (a cluster with token authentication also needs RAY_AUTH_MODE=token here)" \
+            if "auth" in str(e).lower() else ""
+        raise ValueError(f"{target}: {worker_error(e)}{hint}") from None
     session = context.address_info.get("session_dir")
     where = f"cluster {address}" if address else "local instance"
     return True, f"ray: {where}; worker logs in {session}/logs" if session else f"ray: {where}"

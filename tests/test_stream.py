@@ -162,3 +162,16 @@ def test_demo_clip_streams_vmc_bones_to_a_udp_listener(shared, receiver, tmp_pat
     assert with_bones >= 50 and len(names) >= 10
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["stream"]["bundles_sent"] == 60 and summary["stream"]["url"] == f"vmc://127.0.0.1:{port}"
+
+
+def test_outputs_hook_sends_each_finished_frame_and_names_the_stream(receiver):
+    from app.outputs import Outputs
+    port = receiver.getsockname()[1]
+    stream = open_stream(f"vmc://127.0.0.1:{port}")
+    outputs = Outputs("none", stream=stream)
+    for i in range(3):
+        assert outputs.handle(Frame(i, i / 30, None, people=[person(body())]), ["hud"])
+    assert stream.hud_line() == f"stream vmc://127.0.0.1:{port}  sent 3  dropped 0"
+    outputs.close()
+    assert all(len(bones([(m.address, m.params) for m in OscBundle(receiver.recv(65536))])) == 19
+               for _ in range(3))
