@@ -19,6 +19,7 @@ import argparse
 import json
 import logging
 import os
+import socket
 import sys
 import time
 from pathlib import Path
@@ -77,9 +78,23 @@ def parse_batch_args(argv):
     return args, app_options
 
 
+def check_reachable(address):
+    """A quick TCP connect to HOST:PORT (or ray://HOST:PORT), so a wrong address fails in
+    seconds; Ray itself retries for minutes. 'auto' is left to Ray."""
+    if address == "auto":
+        return
+    host, _, port = address.split("://")[-1].rpartition(":")
+    try:
+        socket.create_connection((host or "127.0.0.1", int(port)), timeout=5).close()
+    except (OSError, ValueError) as e:
+        raise ValueError(f"ray cluster {address}: cannot connect ({e})") from None
+
+
 def start_ray(address, cpus):
     """Start (or join, with address) Ray quietly -> (started by us, one line saying where logs are)."""
     import ray
+    if address:
+        check_reachable(address)
     if ray.is_initialized():
         return False, "ray: using the running instance"
     quiet = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
