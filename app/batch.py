@@ -48,6 +48,9 @@ def batch_parser():
     ap.epilog = ("Every run_demo.py option applies to every video; --source, --export, --viewer and --mode "
                  "are set by the batch, --stream is for one live video.")
     ap.allow_abbrev = False
+    for action in ap._actions:  # set per video, or for one live video only: not batch options
+        if action.dest in PER_VIDEO[:-1] + SINGLE_VIDEO:
+            action.help = argparse.SUPPRESS
     b = ap.add_argument_group("batch")
     b.add_argument("inputs", nargs="+", metavar="INPUT", help="video files, folders or glob patterns")
     b.add_argument("--out", required=True, metavar="DIR", help="one export folder per video goes here, "
@@ -66,6 +69,10 @@ def batch_parser():
 
 def parse_batch_args(argv):
     """argv -> (batch namespace, {dest: value} of the run_demo.py options for every video)."""
+    given = {token.split("=")[0] for token in argv}
+    for flag in ("--source", "--export"):
+        if flag in given:
+            raise ValueError(f"{flag}: the batch sets it per video; give the videos as INPUTS and --out DIR")
     args = parse_with_config(batch_parser(), argv)
     for dest in SINGLE_VIDEO:
         if getattr(args, dest) is not None:

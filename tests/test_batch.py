@@ -134,6 +134,7 @@ def test_inputs_folders_patterns_and_stable_names(clips, tmp_path):
     (["x.mp4", "--out", "o", "--workers", "0"], "--workers and --threads-per-worker must be at least 1"),
     (["x.mp4", "--out", "o", "--weights", "missing.pt"], "lifter weights missing.pt: file not found"),
     (["x.mp4", "--out", "o", "--address", "127.0.0.1:1"], "ray cluster 127.0.0.1:1: cannot connect"),
+    (["--export", "e", "x.mp4", "--out", "o"], "--export: the batch sets it per video"),
 ])
 def test_bad_batch_options_are_one_line_errors(argv, message, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
