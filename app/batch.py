@@ -115,7 +115,8 @@ def start_ray(address, cpus):
             # Ray's memory monitor weighs the whole machine: another program's memory would
             # get our workers killed mid-video. The system's own OOM killer still guards it.
             os.environ.setdefault("RAY_memory_monitor_refresh_ms", "0")
-            context = ray.init(num_cpus=cpus, **quiet)
+            # "local": always a new instance, never one that `ray start` left running here
+            context = ray.init(address="local", num_cpus=cpus, **quiet)
     except Exception as e:  # Ray raises ConnectionError, RuntimeError, its own errors...
         target = f"ray cluster {address}: cannot connect" if address else "ray: cannot start a local instance"
         hint = " (a cluster with token authentication also needs RAY_AUTH_MODE=token here)" \
