@@ -77,7 +77,8 @@ def build_parser():
     a("--max-frames", type=int, metavar="N", help="stop after N frames")
     a("--stream", metavar="URL", help="send each frame's skeleton live to an animation tool: "
                                       "vmc://HOST:PORT (VMC protocol over UDP: VSeeFace, Warudo, VNyan, "
-                                      "Blender/Unity VMC add-ons; usual port 39539)")
+                                      "Blender/Unity VMC add-ons; usual port 39539), or ws://HOST:PORT "
+                                      "(each frame's poses.jsonl record to WebSocket clients, for web viewers)")
     a("--stream-track", type=int, metavar="ID", help="stream this track id (default: the largest person)")
     a("--device", choices=("cpu", "cuda"), default="cpu", help="lifter device (default: %(default)s)")
     a("--torch-threads", type=int, default=1, metavar="N",

@@ -1,4 +1,5 @@
-"""Live skeleton streaming to animation tools: `--stream vmc://HOST:PORT`.
+"""Live skeleton streaming to animation tools: `--stream vmc://HOST:PORT` (and
+`ws://HOST:PORT` for web viewers: app.wsstream).
 
 VMC protocol (OSC 1.0 over UDP, what VSeeFace, Warudo, VNyan, XR Animator and the
 Blender/Unity VMC add-ons receive): one OSC bundle per frame holding /VMC/Ext/T,
@@ -19,19 +20,20 @@ from pythonosc.udp_client import UDPClient
 
 from .vmc import humanoid_pose
 
-SCHEMES = ("vmc",)
+SCHEMES = ("vmc", "ws")
 CALIBRATED = 3  # /VMC/Ext/OK calibration state: calibrated (protocol 2.5)
 
 
 def parse_stream_url(url):
-    """'vmc://HOST:PORT' -> (scheme, host, port); a one-line ValueError otherwise."""
+    """'vmc://HOST:PORT' or 'ws://HOST:PORT' -> (scheme, host, port); a one-line ValueError otherwise."""
     parts = urlsplit(str(url))
     try:
         port = parts.port
     except ValueError:
         port = None
     if parts.scheme not in SCHEMES or not parts.hostname or port is None:
-        raise ValueError(f"--stream {url}: expected vmc://HOST:PORT (e.g. vmc://127.0.0.1:39539)")
+        raise ValueError(f"--stream {url}: expected vmc://HOST:PORT (e.g. vmc://127.0.0.1:39539) "
+                         f"or ws://HOST:PORT")
     return parts.scheme, parts.hostname, port
 
 
@@ -112,6 +114,10 @@ class VmcStream:
 
 
 def open_stream(url, track_id=None):
-    """--stream URL -> a stream with send(frame), hud_line(), stats(), close()."""
-    _, host, port = parse_stream_url(url)
+    """--stream URL -> a stream with send(frame), hud_line(), stats(), close().
+    track_id picks the VMC person; ws:// sends every person."""
+    scheme, host, port = parse_stream_url(url)
+    if scheme == "ws":
+        from .wsstream import WebSocketStream
+        return WebSocketStream(host, port)
     return VmcStream(host, port, track_id)

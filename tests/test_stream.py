@@ -134,7 +134,8 @@ def test_nobody_listening_never_blocks_or_raises():
     assert stats["bundles_sent"] + stats["bundles_dropped"] == 20
 
 
-@pytest.mark.parametrize("url", ["vmc://127.0.0.1", "osc://127.0.0.1:39539", "vmc://:39539", "vmc://h:port"])
+@pytest.mark.parametrize("url", ["vmc://127.0.0.1", "osc://127.0.0.1:39539", "vmc://:39539", "vmc://h:port",
+                                 "ws://127.0.0.1"])
 def test_bad_stream_url_is_a_one_line_error(url):
     with pytest.raises(ValueError, match="expected vmc://HOST:PORT"):
         parse_stream_url(url)
@@ -175,3 +176,24 @@ def test_outputs_hook_sends_each_finished_frame_and_names_the_stream(receiver):
     outputs.close()
     assert all(len(bones([(m.address, m.params) for m in OscBundle(receiver.recv(65536))])) == 19
                for _ in range(3))
+
+
+def test_websocket_clients_get_each_frame_record():
+    import time
+
+    from websockets.sync.client import connect
+    stream = open_stream("ws://127.0.0.1:0")
+    try:
+        with connect(f"ws://127.0.0.1:{stream.port}") as client:
+            deadline = time.monotonic() + 5
+            while stream.clients() < 1 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            for i in range(3):
+                stream.send(Frame(i, i / 30, None, people=[person(body())] if i != 1 else []))
+            records = [json.loads(client.recv(timeout=5)) for _ in range(3)]
+    finally:
+        stream.close()
+    assert [r["frame"] for r in records] == [0, 1, 2] and [len(r["people"]) for r in records] == [1, 0, 1]
+    joints = np.array(records[0]["people"][0]["joints_3d_m"])
+    assert joints.shape == (17, 3) and np.allclose(joints[0], 0)  # root-relative, as in poses.jsonl
+    assert stream.stats()["messages_sent"] == 3 and stream.stats()["messages_dropped"] == 0
