@@ -28,8 +28,11 @@ $(STAMP): requirements.txt Makefile
 	$(BIN)/pip install -q --no-deps --no-build-isolation --no-binary xtcocotools xtcocotools==1.14.3
 	touch $(STAMP)
 
+# The clip is ../shared's when present, else the same file from the PyPI wheel sports2d
+# 0.8.34 (BSD-3-Clause), fetched once into .cache/ (python -m app.democlip).
 demo: setup
-	$(BIN)/python run_demo.py --source $(CLIP) --export out/demo --render-video --max-frames 120
+	clip="$$($(BIN)/python -m app.democlip $(CLIP))" && \
+	$(BIN)/python run_demo.py --source "$$clip" --export out/demo --render-video --max-frames 120
 
 test: setup
 	$(BIN)/python -m pytest -q tests

@@ -11,7 +11,7 @@ import os
 import sys
 import time
 import traceback
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from detectors.blazepose import DEFAULT_MAX_PEOPLE
@@ -87,6 +87,11 @@ def build_parser():
     a("--render-height", type=int, default=480, metavar="PX",
       help="height of the rendered video / windows (default: %(default)s)")
     a("--max-frames", type=int, metavar="N", help="stop after N frames")
+    a("--stream", metavar="URL", help="send each frame's skeleton live to an animation tool: "
+                                      "vmc://HOST:PORT (VMC protocol over UDP: VSeeFace, Warudo, VNyan, "
+                                      "Blender/Unity VMC add-ons; usual port 39539), or ws://HOST:PORT "
+                                      "(each frame's poses.jsonl record to WebSocket clients, for web viewers)")
+    a("--stream-track", type=int, metavar="ID", help="stream this track id (default: the largest person)")
     a("--device", choices=("cpu", "cuda"), default="cpu", help="lifter device (default: %(default)s)")
     a("--torch-threads", type=int, default=1, metavar="N",
       help="torch CPU threads; the lifter is tiny, extra threads only compete with the detector "
@@ -100,8 +105,21 @@ def option_defaults():
     return {dest: a.default for dest, a in config.option_actions(build_parser()).items()}
 
 
+def parse_with_config(ap, argv):
+    """Parse argv with ap (build_parser() or an extension of it, as in app.batch), the
+    values of a --config file serving as defaults (lifter.config)."""
+    args, _ = config.parse_args(ap, argv)
+    return args
+
+
 def parse_args(argv):
-    args, _ = config.parse_args(build_parser(), argv)
+    args = parse_with_config(build_parser(), argv)
+    check_args(args)
+    return args
+
+
+def check_args(args):
+    """One-line ValueError for option values that cannot work together."""
     if args.source is None:
         raise ValueError("no --source given (camera index, video, image folder or stream URL)")
     if args.render_video and not args.export:
@@ -110,9 +128,11 @@ def parse_args(argv):
         raise ValueError("--iters and --det-width must be >= 0, --render-height >= 16")
     if args.max_people < 1:
         raise ValueError(f"--max-people {args.max_people}: must be at least 1")
+    if args.stream:
+        from .stream import parse_stream_url
+        parse_stream_url(args.stream)  # a bad URL fails here, before any model loads
     if args.max_frames is not None and args.max_frames < 1:
         raise ValueError(f"--max-frames {args.max_frames}: must be at least 1")
-    return args
 
 
 def make_intrinsics(args):
@@ -139,22 +159,60 @@ def has_display():
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) or sys.platform in ("win32", "darwin")
 
 
+@dataclass
+class Lifting:
+    """What every video of a run shares (app.batch keeps one per worker)."""
+    model: object           # loaded GUMLP (lifter.model.load_lifter)
+    weights: Path
+    refine: object          # lifter.refine.RefineOptions
+    intrinsics_for: object  # (width, height) -> lifter.camera.Intrinsics
+
+
+def refine_options(args):
+    """The RefineOptions the options ask for (uao-sequence: its measured live preset, with
+    --refine-max-ms overriding its budget)."""
+    from lifter.refine import RefineOptions
+
+    if args.refine == "uao-sequence":
+        live = RefineOptions.preset("sequence-live")
+        refine = replace(live, score_threshold=args.score_threshold, max_ms=args.refine_max_ms or live.max_ms)
+    else:
+        solver = None if args.refine_solver == "auto" else args.refine_solver
+        refine = RefineOptions(mode=args.refine, iters=args.iters, score_threshold=args.score_threshold,
+                               max_ms=args.refine_max_ms, solver=solver)
+    refine.check()
+    return refine
+
+
+def load_lifting(args):
+    """Check the lifting options and load the lifter once -> Lifting."""
+    import torch
+
+    from lifter.model import load_lifter
+
+    weights = weights_path(args.weights)
+    refine = refine_options(args)
+    intrinsics_for = make_intrinsics(args)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda: no CUDA device available to torch")
+    torch.set_num_threads(max(1, args.torch_threads))
+    return Lifting(load_lifter(str(weights), args.device), weights, refine, intrinsics_for)
+
+
+def make_detector_for(args, source):
+    from detectors import make_detector
+
+    # separate stills are detected afresh each; video frames are tracked
+    return make_detector(args.detector, config=args.det_config, checkpoint=args.det_checkpoint,
+                         device=args.device, static_image=source.stills, max_people=args.max_people)
+
+
 def run(args, signals=None):
     """Load, run and close everything; signals: an entered app.signals.StopOnSignal."""
     # MediaPipe / TFLite log through glog to stderr on every start; keep errors only
     os.environ.setdefault("GLOG_minloglevel", "2")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import torch
-
-    from detectors import make_detector
-    from lifter.model import load_lifter
-    from lifter.refine import RefineOptions
-
     from .exports import prepare_export_dir
-    from .outputs import Outputs
-    from .pipeline import Pipeline
-    from .smoothing import FrameSmoother
-    from .tracker import Tracker
     from .sources import open_source, warn
 
     if args.viewer != "none" and not has_display():
@@ -162,63 +220,68 @@ def run(args, signals=None):
         args.viewer = "none"
     if args.export:
         prepare_export_dir(args.export)
-    weights = weights_path(args.weights)
-    solver = None if args.refine_solver == "auto" else args.refine_solver
-    if args.refine == "uao-sequence":  # the measured live preset; --refine-max-ms overrides its budget
-        live = RefineOptions.preset("sequence-live")
-        refine = replace(live, score_threshold=args.score_threshold, max_ms=args.refine_max_ms or live.max_ms)
-    else:
-        refine = RefineOptions(mode=args.refine, iters=args.iters, score_threshold=args.score_threshold,
-                               max_ms=args.refine_max_ms, solver=solver)
-    refine.check()
-    intrinsics_for = make_intrinsics(args)
-    if args.device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda: no CUDA device available to torch")
-    torch.set_num_threads(max(1, args.torch_threads))
-    model = load_lifter(str(weights), args.device)
+    lifting = load_lifting(args)
     source = open_source(args.source, args.mode)
     try:
-        live = source.live
-        smooth = args.smooth or ("causal" if live else "offline")
-        # separate stills are detected afresh each; video frames are tracked
-        detector = make_detector(args.detector, config=args.det_config, checkpoint=args.det_checkpoint,
-                                 device=args.device, static_image=source.stills,
-                                 max_people=args.max_people)
-        # separate stills are unrelated: everyone found is shown at once, nothing carries over
-        tracker = Tracker(confirm_frames=1, max_missed=0) if source.stills else Tracker()
-        intr = intrinsics_for(*source.size)
-        meta = {
-            "joint_names": list(JOINTS), "parents": list(PARENTS),
-            "units": {"keypoints_2d_px": "pixels, original image", "joints_3d_m": "metres, camera frame "
-                      "(x right, y down, z forward), root-relative", "root_m": "metres, camera frame"},
-            "fps": source.fps, "image_size": list(source.size), "intrinsics": intr.as_dict(),
-            "source": str(args.source), "live": live,
-            "model": {"weights": str(weights), "config": model.config,
-                      "sha256": hashlib.sha256(weights.read_bytes()).hexdigest()[:16],
-                      "meta": getattr(model, "meta", {})},
-            "detector": {"name": detector.name, "version": detector.version},
-            "refine": {"mode": refine.mode, "iters": refine.iters, "max_ms": refine.max_ms,
-                       "solver": refine.solver_used},
-            "bvh_bone_lengths": args.bvh_lengths,
-            "smooth": smooth,
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        }
-        try:
-            outputs = Outputs(args.viewer, args.export, json.loads(json.dumps(meta, default=str)),
-                              args.render_video, args.render_height, source.fps)
-        except BaseException:
-            detector.close()
-            raise
+        detector = make_detector_for(args, source)
     except BaseException:
         source.close()
         raise
-    # from here the pipeline closes outputs, detector and source
-    pipeline = Pipeline(source, detector, model, intrinsics_for, refine, outputs, live,
+    return run_source(args, source, detector, lifting, signals.attach if signals is not None else None)
+
+
+def run_source(args, source, detector, lifting, on_pipeline=None, close_detector=True):
+    """One opened source through the pipeline into the outputs args asks for; the pipeline
+    closes the source and (unless close_detector is False: app.batch reuses detectors) the
+    detector. Writes args.export/summary.json last (its presence marks a complete export).
+    Returns the summary dict."""
+    from .outputs import Outputs
+    from .pipeline import Pipeline
+    from .smoothing import FrameSmoother
+    from .stream import open_stream
+    from .tracker import Tracker
+
+    model, intr = lifting.model, lifting.intrinsics_for(*source.size)
+    smooth = args.smooth or ("causal" if source.live else "offline")
+    meta = {
+        "joint_names": list(JOINTS), "parents": list(PARENTS),
+        "units": {"keypoints_2d_px": "pixels, original image", "joints_3d_m": "metres, camera frame "
+                  "(x right, y down, z forward), root-relative", "root_m": "metres, camera frame"},
+        "fps": source.fps, "image_size": list(source.size), "intrinsics": intr.as_dict(),
+        "source": str(args.source), "live": source.live,
+        "model": {"weights": str(lifting.weights), "config": model.config,
+                  "sha256": hashlib.sha256(lifting.weights.read_bytes()).hexdigest()[:16],
+                  "meta": getattr(model, "meta", {})},
+        "detector": {"name": detector.name, "version": detector.version},
+        "refine": {"mode": lifting.refine.mode, "iters": lifting.refine.iters, "max_ms": lifting.refine.max_ms,
+                   "solver": lifting.refine.solver_used},
+        "bvh_bone_lengths": args.bvh_lengths,
+        "smooth": smooth,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    stream = None
+    try:
+        stream = open_stream(args.stream, args.stream_track) if args.stream else None
+        outputs = Outputs(args.viewer, args.export, json.loads(json.dumps(meta, default=str)),
+                          args.render_video, args.render_height, source.fps, stream=stream)
+    except BaseException:
+        if stream is not None:
+            stream.close()
+        if close_detector:
+            detector.close()
+        source.close()
+        raise
+    # separate stills are unrelated: everyone found is shown at once, nothing carries over
+    tracker = Tracker(confirm_frames=1, max_missed=0) if source.stills else Tracker()
+    # from here the pipeline closes outputs (and the stream with them), detector and source
+    pipeline = Pipeline(source, detector, model, lifting.intrinsics_for, lifting.refine, outputs, source.live,
                         args.max_frames, args.det_width, args.device, args.progress,
-                        tracker=tracker, smoother=FrameSmoother(smooth, source.fps))
-    if signals is not None:
-        signals.attach(pipeline)
+                        tracker=tracker, smoother=FrameSmoother(smooth, source.fps), close_detector=close_detector)
+    if on_pipeline is not None:
+        on_pipeline(pipeline)
     summary = pipeline.run()
+    if stream is not None:
+        summary["stream"] = stream.stats()
     if args.export:
         summary["tracks"] = outputs.finalised.get("tracks", [])
         (Path(args.export) / "summary.json").write_text(json.dumps(summary, indent=1))

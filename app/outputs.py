@@ -15,14 +15,16 @@ WINDOW = "pose overlay (q / Esc to quit)"
 
 class Outputs:
     def __init__(self, viewer="none", export_dir=None, meta=None, render_video=False,
-                 render_height_px=480, fps=30.0):
+                 render_height_px=480, fps=30.0, stream=None):
         """viewer: open3d (3D window + OpenCV overlay window) | opencv (one window with the
-        overlay and the offscreen 3D view side by side) | none (headless)."""
+        overlay and the offscreen 3D view side by side) | none (headless).
+        stream: an app.stream stream (live skeletons to animation tools) or None; closed here."""
         self.viewer_mode, self.render_height, self.fps = viewer, render_height_px, fps
         self.recorder = PoseRecorder(export_dir, meta or {}) if export_dir else None
         self.video_path = Path(export_dir) / VIDEO if render_video else None
         self._video, self._video_size = None, None  # (W, H) of the first frame, kept for all
         self._first_show = True
+        self.stream = stream
         self.view3d = None
         self.finalised = {}  # what the recorder's close wrote: {"files", "tracks", "frames"}
         if viewer != "none" or render_video:
@@ -33,6 +35,9 @@ class Outputs:
         """Show, render and record one finished frame; returns False when the user asked to
         quit. The pose is recorded last, so a frame counts in the exports exactly when
         every output took it."""
+        if self.stream is not None:  # live skeletons to animation tools, named in the HUD
+            self.stream.send(frame)
+            hud_lines = [*hud_lines, self.stream.hud_line()]
         keep_going = self._show(frame, hud_lines) if self.view3d is not None else True
         if self.recorder:
             start = clock()
@@ -85,6 +90,8 @@ class Outputs:
         if self.recorder:
             self.finalised = attempt(self.recorder.close) or {}
             files += self.finalised.get("files", [])
+        if self.stream is not None:
+            attempt(self.stream.close)
         if self._video is not None:
             attempt(self._video.release)
             files.append(VIDEO)

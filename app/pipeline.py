@@ -48,7 +48,7 @@ POLL_S = 0.1         # how often a waiting thread looks at the stop and abort fl
 class Pipeline:
     def __init__(self, source, detector, model, intrinsics_for, refine, outputs, live,
                  max_frames=None, det_width=0, device="cpu", progress=True, drain_s=DRAIN_S,
-                 tracker=None, smoother=None):
+                 tracker=None, smoother=None, close_detector=True):
         """source: app.sources object; detector: frame -> list[detectors.Person];
         model: loaded GUMLP; intrinsics_for(width, height) -> lifter.camera.Intrinsics;
         refine: lifter.refine.RefineOptions (mode "uao-sequence": each
@@ -57,12 +57,13 @@ class Pipeline:
         scaled back to original pixels; tracker: app.tracker.Tracker giving people their
         track_id (only people on confirmed tracks go on), None = every person, untracked;
         smoother: app.smoothing.FrameSmoother (None = each frame on its own).
-        run() closes outputs, detector and source."""
+        run() closes outputs, the detector (unless close_detector is False: app.batch keeps
+        one per worker) and the source."""
         self.source, self.detector, self.model = source, detector, model
         self.intrinsics_for, self.refine, self.outputs = intrinsics_for, refine, outputs
         self.live, self.max_frames, self.det_width, self.device = live, max_frames, det_width, device
         self.progress, self.drain_s = progress, drain_s
-        self.tracker, self.smoother = tracker, smoother
+        self.tracker, self.smoother, self.close_detector = tracker, smoother, close_detector
         self.sequence = SequenceRefiner(model, refine, device) if refine.mode == "uao-sequence" else None
         self.times = StageTimes(STAGES)
         self.latency_ms = RunningStat()  # capture to output done, per finished frame
@@ -299,7 +300,8 @@ class Pipeline:
         busy = [name for name, t in self._threads.items() if t.is_alive()]
         exports, errors = self.outputs.close()
         self.errors += [("close outputs", e) for e in errors]
-        for stage, thing in (("detect", self.detector), ("capture", self.source)):
+        owned = ([("detect", self.detector)] if self.close_detector else []) + [("capture", self.source)]
+        for stage, thing in owned:
             if stage not in busy:
                 try:
                     thing.close()
