@@ -28,7 +28,7 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from lifter import evaluate, h36m  # noqa: E402
 from lifter.data import load_trials  # noqa: E402
-from lifter.train import SHARED as DATA  # noqa: E402
+from lifter.config import shared_data  # noqa: E402
 
 GROUPS = {  # name: (cameras of, folder, subjects or takes, action filter)
     "sitting": ("S11", "cmu-bvh", {"bvh_75_19"}, None),
@@ -81,11 +81,13 @@ def run(weights, by_subject, keypoints, stride, json_path, flip=False):
         h36m.write_npz(tmp, by_subject)
         if keypoints == "noisy":
             write_noisy(tmp, by_subject)
-        evaluate.main(["--weights", weights, "--h36m", tmp, "--keypoints", keypoints, "--stride", str(stride),
-                       "--subjects", ",".join(by_subject), "--refine", "none", "--json", json_path]
-                      + (["--flip"] if flip else []))
-    with open(json_path) as f:
-        return json.load(f)
+        res = evaluate.evaluate(evaluate.options(weights=weights, h36m=tmp, keypoints=keypoints, stride=stride,
+                                                 subjects=",".join(by_subject), refine="none", flip=flip))
+    evaluate.report(res)
+    if json_path:
+        with open(json_path, "w") as f:
+            json.dump(res, f, indent=1)
+    return res
 
 
 def score(weights, stride, tmp, flip=False):
@@ -93,7 +95,7 @@ def score(weights, stride, tmp, flip=False):
     groups}, "groups": {"<group> <gt|noisy>": figures}}."""
     rows = {}
     for name, (cams, folder, subjects, actions) in GROUPS.items():
-        trials = load_trials([os.path.join(DATA, folder)], subjects=subjects)
+        trials = load_trials(shared_data(folder), subjects=subjects)
         trials = [t for t in trials if actions is None or t.action.startswith(actions)]
         for kp in ("gt", "noisy"):
             print(f"== {name}, {kp} 2D", flush=True)
@@ -107,8 +109,8 @@ def score(weights, stride, tmp, flip=False):
 
 def score_old(weights, stride, tmp, json_path=None, flip=False):
     """The earlier protocol's MPJPE (mm)."""
-    by_subject = {"S9": load_trials([os.path.join(DATA, "cmu-mocap")], subjects={"14", "55"}),
-                  "S11": load_trials([os.path.join(DATA, d) for d in ("hdm05-subset", "cmu-bvh")],
+    by_subject = {"S9": load_trials(shared_data("cmu-mocap"), subjects={"14", "55"}),
+                  "S11": load_trials(shared_data("hdm05-subset", "cmu-bvh"),
                                      subjects={"HDM_tr", "bvh_75_19"})}
     return run(weights, by_subject, "gt", stride, json_path or os.path.join(tmp, "old.json"), flip)["mpjpe_mm"]
 

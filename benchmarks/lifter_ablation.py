@@ -16,13 +16,12 @@ import os
 import sys
 import tempfile
 
-import yaml
-
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import h36m_layout_proxy as proxy  # noqa: E402  (benchmarks/ is this script's own folder)
 from lifter import train  # noqa: E402
+from lifter.config import shared_data  # noqa: E402
 
-OLD_MOCAP = [os.path.join(train.SHARED, d) for d in ("cmu-mocap", "hdm05-subset", "cmu-bvh")]
+OLD_MOCAP = shared_data("cmu-mocap", "hdm05-subset", "cmu-bvh")
 ALL = {"recombine_prob": 0.2, "retarget_prob": 0.5, "reach_prob": 0.15, "perturb_prob": 0.3, "lab_camera_prob": 0.3}
 VARIANTS = {
     "earlier sources": {"mocap": OLD_MOCAP},
@@ -51,13 +50,9 @@ def main():
             if a.only and name not in a.only:
                 continue
             weights = os.path.join(tmp, "w.pt")
-            cfg = {"width": a.width, "blocks": a.blocks, "steps": a.steps, "val_every": a.steps,
-                   "val_samples": 1000, "out": weights, **extra}
-            path = os.path.join(tmp, "cfg.yaml")
-            with open(path, "w") as f:
-                yaml.safe_dump(cfg, f)
             print(f"== {name}", flush=True)
-            train.main(["--config", path])
+            train.run(train.options(width=a.width, blocks=a.blocks, steps=a.steps, val_every=a.steps,
+                                    val_samples=1000, out=weights, **extra))
             res = proxy.score(weights, a.proxy_stride, tmp)
             res["old proxy"] = proxy.score_old(weights, a.proxy_stride, tmp)
             rows[name] = res

@@ -27,8 +27,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from detectors.blazepose import DEFAULT_MAX_PEOPLE  # noqa: E402
+from lifter import config  # noqa: E402
 
-CLIP = REPO / ".." / "shared" / "media" / "sports2d_demo.mp4"
+CLIP = config.shared_dir() / "media" / "sports2d_demo.mp4"
 WIDTH = 640
 
 
@@ -63,7 +64,7 @@ def main():
     ap.add_argument("--refine", default="uao-feature", choices=("none", "uao", "uao-feature"))
     ap.add_argument("--iters", type=int, default=4)
     ap.add_argument("--solver", default="auto", choices=("auto", "adam", "gn"))
-    ap.add_argument("--weights", default="weights/gumlp_cmu.pt")
+    ap.add_argument("--weights", default=config.DEFAULT_WEIGHTS)
     ap.add_argument("--max-people", type=int, default=DEFAULT_MAX_PEOPLE,
                     help="the detector's person cap (default: the app's, %(default)s)")
     ap.add_argument("--json", metavar="OUT", help="also write the figures as JSON")

@@ -28,6 +28,7 @@ from tqdm import tqdm
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from lifter import config  # noqa: E402
 from lifter.camera import intrinsics_from_fov, project  # noqa: E402
 from lifter.data import COCO_OFFSET, read_folder  # noqa: E402
 from lifter.metrics import mpjpe, p_mpjpe  # noqa: E402
@@ -35,8 +36,8 @@ from lifter.model import load_lifter  # noqa: E402
 from lifter.refine import RefineOptions, SequenceRefiner, lift  # noqa: E402
 from lifter.skeleton import to_lifter_input  # noqa: E402
 
-MOCAP = ROOT / ".." / "shared" / "data" / "cmu-mocap"
-HELDOUT = {"14", "55"}
+MOCAP = config.shared_data("cmu-mocap")[0]
+HELDOUT = set(config.HELDOUT_SUBJECTS) & {"14", "55"}  # the held-out subjects of that folder
 INTR = intrinsics_from_fov(1280, 720)
 
 
@@ -165,7 +166,7 @@ def configurations(iters, windows):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--weights", default=str(ROOT / "weights" / "gumlp_cmu.pt"))
+    ap.add_argument("--weights", default=config.DEFAULT_WEIGHTS)
     ap.add_argument("--clips", type=int, default=12)
     ap.add_argument("--frames", type=int, default=250)
     ap.add_argument("--noise", choices=("detector", "none"), default="detector")

@@ -26,16 +26,16 @@ import torch
 from tqdm import tqdm
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT / ".." / "shared"
 sys.path.insert(0, str(ROOT))
+from lifter import config  # noqa: E402
 from lifter.camera import Intrinsics  # noqa: E402
 from lifter.generator import eval_samples  # noqa: E402
 from lifter.metrics import mpjpe, p_mpjpe  # noqa: E402
 from lifter.model import load_lifter  # noqa: E402
 from lifter.refine import LR, RefineOptions, lift  # noqa: E402
 
-MOCAP = [SHARED / "data" / "cmu-mocap", SHARED / "data" / "hdm05-subset", SHARED / "data" / "cmu-bvh"]
-HELDOUT = ["14", "55", "HDM_tr", "bvh_75_19"]   # configs/train_default.yaml val_subjects
+MOCAP = config.shared_data("cmu-mocap", "hdm05-subset", "cmu-bvh", "cmu-iclone-bvh")
+HELDOUT = list(config.HELDOUT_SUBJECTS)
 TRAIN = ["02", "05", "06", "09", "10", "13", "16", "49", "93", "105"]  # training subjects (in domain)
 LRS = (1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
 LAMBDAS = (0.0, 0.005, 0.1, 0.5)  # 0.005: the paper's value, in the authors' units
@@ -179,7 +179,7 @@ def plot(results, path):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--weights", default=str(ROOT / "weights" / "gumlp_cmu.pt"))
+    ap.add_argument("--weights", default=config.DEFAULT_WEIGHTS)
     ap.add_argument("--samples", type=int, default=1000)
     ap.add_argument("--iters-max", type=int, default=20)
     ap.add_argument("--sets", nargs="+", default=["heldout", "train"], choices=["heldout", "train"])
@@ -199,7 +199,7 @@ def main():
                "defaults": asdict(defaults), "sets": {}}
     subjects = {"heldout": HELDOUT, "train": TRAIN}
     for s in args.sets:
-        data = eval_samples([str(p) for p in MOCAP], subjects[s], args.samples, seed=0)
+        data = eval_samples(MOCAP, subjects[s], args.samples, seed=0)
         rows, curves = evaluate_set(model, data, args.iters_max, defaults)
         results["sets"][s] = {"subjects": subjects[s], "rows": rows, "curves": curves}
         print_table(f"{s} subjects {' '.join(subjects[s])}", len(data["keypoints_px"]), rows)

@@ -28,6 +28,7 @@ import torch
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from lifter import config  # noqa: E402
 from lifter.camera import intrinsics_from_fov, pixels_to_rays, solve_root  # noqa: E402
 from lifter.model import GUMLP, load_lifter  # noqa: E402
 from lifter.normalise import fill_missing, normalise_keypoints  # noqa: E402
@@ -83,7 +84,7 @@ def frames(batch, rng, intr):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--weights", default="weights/gumlp_cmu.pt")
+    ap.add_argument("--weights", default=config.DEFAULT_WEIGHTS)
     ap.add_argument("--iters", type=int, default=4)
     ap.add_argument("--rounds", type=int, default=30, help="timed rounds per batch size (median reported)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (0: torch's default)")

@@ -1,8 +1,8 @@
 """Reading .npz files from outside without running their code.
 
 VideoPose3D's Human3.6M files hold pickled dicts (subject -> action -> arrays), so
-`np.load(allow_pickle=True)` would be needed, and that runs whatever the pickle names
-(`os.system` included). Here object arrays are unpickled by a restricted unpickler that
+numpy's free unpickling (its allow_pickle switch) would be needed, and that runs whatever
+the pickle names (`os.system` included). Here object arrays are unpickled by a restricted unpickler that
 admits only what that layout holds: numpy arrays, dtypes and scalars, and the dicts,
 lists, tuples, strings and numbers that pickle builds without naming any class.
 Everything else is refused with a one-line `UnsafeFileError` naming the file.
