@@ -25,7 +25,8 @@ import cv2
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-CLIP = REPO / ".." / "shared" / "media" / "sports2d_demo.mp4"
+from lifter.config import shared_dir  # noqa: E402
+CLIP = shared_dir() / "media" / "sports2d_demo.mp4"
 FIRST_FRAME = 100  # MediaPipe finds the runner from a cold start from here on
 
 

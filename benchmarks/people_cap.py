@@ -24,11 +24,12 @@ from tqdm import tqdm
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from lifter.config import shared_dir  # noqa: E402
 from app.frame import PersonPose  # noqa: E402
 from app.tracker import Tracker  # noqa: E402
 from detectors import make_detector  # noqa: E402
 
-CLIP = REPO / ".." / "shared" / "media" / "sports2d_demo.mp4"
+CLIP = shared_dir() / "media" / "sports2d_demo.mp4"
 WIDTH = 640
 FPS = 30.0
 

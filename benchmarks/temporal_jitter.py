@@ -34,7 +34,8 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-CLIP = REPO / ".." / "shared" / "media" / "sports2d_demo.mp4"
+from lifter.config import shared_dir  # noqa: E402
+CLIP = shared_dir() / "media" / "sports2d_demo.mp4"
 MODES = ("off", "causal", "offline")
 MAX_LAG = 10
 

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import cv2
 
-CLIP = Path(__file__).resolve().parents[1] / ".." / "shared" / "media" / "sports2d_demo.mp4"
+from lifter.config import shared_dir
+
+CLIP = shared_dir() / "media" / "sports2d_demo.mp4"
 
 
 def clip_jpegs(count, width=640, start=0):

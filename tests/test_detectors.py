@@ -14,9 +14,10 @@ import torch
 from detectors import Person, make_detector
 from detectors.keypoints import BLAZEPOSE_TO_COCO, keypoints_bbox, lifter_joints
 from detectors.similarity import box_iou, oks, suppress_duplicates
+from lifter.config import shared_dir
 from lifter.skeleton import COCO_JOINTS, FLIP_PERM, JOINTS, coco_to_lifter
 
-MEDIA = Path(__file__).resolve().parents[1] / ".." / "shared" / "media"
+MEDIA = shared_dir() / "media"
 J = {name: i for i, name in enumerate(JOINTS)}
 # The man with the ball in basketball1.png and basketball2.png, boxed by hand (x0, y0, x1, y1) px.
 MAN_BOX = (25, 65, 180, 480)

@@ -8,8 +8,9 @@ import pytest
 from app.colors import rgb_to_bgr255, score_to_rgb, sigma_to_rgb
 from app.overlay import draw_hud, draw_skeleton
 from detectors import Person
+from lifter.config import shared_dir
 
-MEDIA = Path(__file__).resolve().parents[1] / ".." / "shared" / "media"
+MEDIA = shared_dir() / "media"
 # A standing figure in lifter joint order, pixels.
 POSE_PX = np.array([
     [320, 300], [300, 300], [300, 380], [300, 460], [340, 300], [340, 380], [340, 460],

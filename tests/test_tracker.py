@@ -9,8 +9,9 @@ import pytest
 from app.frame import PersonPose
 from app.tracker import Tracker
 from detectors import make_detector
+from lifter.config import shared_dir
 
-CLIP = Path(__file__).resolve().parents[1] / ".." / "shared" / "media" / "sports2d_demo.mp4"
+CLIP = shared_dir() / "media" / "sports2d_demo.mp4"
 FPS = 30.0
 # A standing person in lifter joint order, in body heights, origin at the pelvis.
 POSE = np.array([
