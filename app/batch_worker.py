@@ -57,13 +57,12 @@ class VideoWorker:
         """Returns once the models are loaded (the actor's constructor has run)."""
         return os.getpid()
 
-    def _detector(self, args):
+    def _detector(self, args, source):
         """A fresh detector for each video: tracking state carried over from the previous
         one would make results depend on the order (building one takes about 0.1 s)."""
-        from detectors import make_detector
+        from .cli import make_detector_for
         self._drop_detector()
-        self.detector = make_detector(args.detector, config=args.det_config, checkpoint=args.det_checkpoint,
-                                      device=args.device, static_image=False, max_people=args.max_people)
+        self.detector = make_detector_for(args, source)
         return self.detector
 
     def _drop_detector(self):
@@ -84,7 +83,7 @@ class VideoWorker:
             args = video_args(self.app_options, video, export_dir)
             (prepare_export_dir(export_dir) / "summary.json").unlink(missing_ok=True)
             source = open_source(args.source, "offline")  # closed by the pipeline
-            summary = run_source(args, source, self._detector(args), self.lifting, close_detector=False)
+            summary = run_source(args, source, self._detector(args, source), self.lifting, close_detector=False)
             result.update(frames=summary["frames"], frames_with_people=summary["frames_with_people"])
             if summary["errors"]:  # a stage failed (a damaged stream, say): the export is partial
                 e = summary["errors"][0]

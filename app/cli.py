@@ -200,9 +200,10 @@ def load_lifting(args):
 
 
 def make_detector_for(args, source):
+    """The detector the options ask for, in the mode the source needs: separate stills are
+    detected afresh each, video frames are tracked."""
     from detectors import make_detector
 
-    # separate stills are detected afresh each; video frames are tracked
     return make_detector(args.detector, config=args.det_config, checkpoint=args.det_checkpoint,
                          device=args.device, static_image=source.stills, max_people=args.max_people)
 
@@ -261,6 +262,9 @@ def run_source(args, source, detector, lifting, on_pipeline=None, close_detector
     }
     stream = None
     try:
+        if smooth == "offline" and source.live:  # held frames would keep the live slots forever
+            raise ValueError(f"--smooth offline: source {args.source} is live and cannot wait for look-ahead "
+                             "(use causal, or --mode offline)")
         stream = open_stream(args.stream, args.stream_track) if args.stream else None
         outputs = Outputs(args.viewer, args.export, json.loads(json.dumps(meta, default=str)),
                           args.render_video, args.render_height, source.fps, stream=stream)

@@ -15,6 +15,11 @@ class PersonPose:
     sigma_m: np.ndarray | None = None     # (17,) predicted per-joint uncertainty
     track_id: int = None                  # app.tracker's id, stable across frames; None = untracked
 
+    def track_key(self, slot):
+        """Who this person is over time: the track id, or the slot in the frame while
+        nothing tracks people (the smoother's and uao-sequence's per-person state)."""
+        return slot if self.track_id is None else self.track_id
+
 
 @dataclass
 class Frame:

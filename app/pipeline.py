@@ -51,8 +51,8 @@ class Pipeline:
                  tracker=None, smoother=None, close_detector=True):
         """source: app.sources object; detector: frame -> list[detectors.Person];
         model: loaded GUMLP; intrinsics_for(width, height) -> lifter.camera.Intrinsics;
-        refine: lifter.refine.RefineOptions (mode "uao-sequence": each
-        track refined over its recent frames by a lifter.refine.SequenceRefiner); outputs: app.outputs.Outputs;
+        refine: lifter.refine.RefineOptions (mode "uao-sequence": each track refined over its
+        recent frames by a lifter.refine.SequenceRefiner); outputs: app.outputs.Outputs;
         det_width: detect on a copy resized to this width (0 = full size), keypoints are
         scaled back to original pixels; tracker: app.tracker.Tracker giving people their
         track_id (only people on confirmed tracks go on), None = every person, untracked;
@@ -242,8 +242,7 @@ class Pipeline:
         h, w = frame.image.shape[:2]
         intr = self.intrinsics_for(w, h)
         for slot, p in enumerate(frame.people):
-            key = p.track_id if p.track_id is not None else slot
-            p.joints_m, p.root_m, p.sigma_m = self.sequence.update(key, p.keypoints_px, p.scores, intr)
+            p.joints_m, p.root_m, p.sigma_m = self.sequence.update(p.track_key(slot), p.keypoints_px, p.scores, intr)
         if self.tracker is not None:
             alive = {t.track_id for t in self.tracker.tracks}
             for key in [k for k in self.sequence.tracks if k not in alive]:

@@ -37,7 +37,7 @@ class FrameSmoother:
         for i, p in enumerate(frame.people):
             if p.joints_m is None:
                 continue
-            track = i if p.track_id is None else p.track_id
+            track = p.track_key(i)
             if track not in self.tracks:
                 self.tracks[track] = TrackSmoother(self.fps, self.options)
             causal = self.tracks[track].update(p.joints_m, p.root_m, p.sigma_m, p.scores, frame.time_s,
@@ -61,7 +61,7 @@ class FrameSmoother:
         for i, p in enumerate(frame.people):
             if p.joints_m is None:
                 continue
-            track = i if p.track_id is None else p.track_id
+            track = p.track_key(i)
             _assign(p, *self.tracks[track].smoothed(frame.time_s))
         return frame
 

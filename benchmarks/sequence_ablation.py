@@ -30,7 +30,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from lifter import config  # noqa: E402
 from lifter.camera import intrinsics_from_fov, project  # noqa: E402
-from lifter.data import COCO_OFFSET, read_folder  # noqa: E402
+from lifter.data import read_folder  # noqa: E402
+from lifter.mocap.points import COCO_OFFSET  # noqa: E402
 from lifter.metrics import mpjpe, p_mpjpe  # noqa: E402
 from lifter.model import load_lifter  # noqa: E402
 from lifter.refine import RefineOptions, SequenceRefiner, lift  # noqa: E402

@@ -21,7 +21,7 @@ from .mocap.bodies import body_factors
 from .mocap.bvh import read_bvh
 from .mocap.h36m_targets import reference_directions, to_h36m
 from .mocap.motion import MocapError
-from .mocap.points import COCO_OFFSET, NUM_POINTS, motion_points  # noqa: F401 (COCO_OFFSET, NUM_POINTS re-exported)
+from .mocap.points import motion_points
 from .mocap.rigs import ASF, BVH_RIGS, point_names
 from .skeleton import JOINTS
 

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .camera import Intrinsics, project, world_to_camera
-from .data import NUM_POINTS, Trial, COCO_OFFSET
 from .config import H36M_TEST_SUBJECTS
+from .data import Trial
+from .mocap.points import COCO_OFFSET, NUM_POINTS
 from .safe_npz import load_npz
 from .skeleton import COCO_JOINTS, JOINTS
 

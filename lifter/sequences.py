@@ -47,7 +47,8 @@ def mocap_sequences(mocap_dirs, subjects, frames, noisy, seed=0):
     """Contiguous frames of held-out mocap trials seen by the 4 Human3.6M cameras of S9,
     the person walking about the capture-space centre; 2D = the exact projection of the
     COCO markers a detector reports, or with `noisy` the noise model of lifter.noise2d."""
-    from .data import COCO_OFFSET, load_trials
+    from .data import load_trials
+    from .mocap.points import COCO_OFFSET
     from .h36m import CAMERA_IDS, intrinsics, load_cameras
     trials = load_trials(mocap_dirs, subjects=set(subjects))
     if not trials:

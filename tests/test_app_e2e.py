@@ -252,3 +252,12 @@ def test_windowed_viewers_run_under_xvfb(weights, viewer):
     result = subprocess.run(cmd, cwd=REPO, env=ENV, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "5 frames" in result.stdout and "running headless" not in result.stderr
+
+
+def test_offline_smoothing_of_a_live_stream_is_refused_in_one_line(weights, tmp_path):
+    """Held-back frames would keep the live pipeline's in-flight slots forever (a hang)."""
+    with MjpegServer(clip_jpegs(30), fps=15) as url:
+        result = run_demo(weights, "--source", url, "--export", str(tmp_path), "--smooth", "offline")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1].startswith("error: --smooth offline: source") and "is live" in lines[-1]
